@@ -1,0 +1,244 @@
+"""Tiny deterministic Gymnasium envs for tfpg's tests, registered under ``tfpg-test/`` on import.
+
+Two families:
+
+* ``SpacesEnv``: one id per observation kind x action kind (see ``test_env_id``). Each step hides a 2-bit
+  target ``b`` in the observation; the reward is higher the closer the action is to ``b``, so a policy can
+  learn it in a few thousand steps. Episodes terminate by chance (probability ``terminate_prob`` per step)
+  and are truncated by Gymnasium's ``TimeLimit`` at ``SPACES_MAX_EPISODE_STEPS``, so both paths occur.
+* ``CounterEnv``: fully predictable transitions for checking termination vs truncation and autoreset.
+
+``make_vector_env`` imports this module itself for ``tfpg-test/`` ids, so callers need not.
+"""
+
+from typing import Any, ClassVar
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+NAMESPACE = "tfpg-test"
+OBS_KINDS = ("vector", "image", "dict", "discrete")
+ACTION_KINDS = ("discrete", "box", "multidiscrete", "multibinary")
+SPACES_MAX_EPISODE_STEPS = 32
+COUNTER_ID = f"{NAMESPACE}/Counter-v0"
+# Same dynamics as Counter, but its native vector env resets in the SAME step; only for checking that
+# make_vector_env refuses autoreset modes other than NEXT_STEP.
+SAME_STEP_COUNTER_ID = f"{NAMESPACE}/SameStepCounter-v0"
+
+_OBS_NAMES = {"vector": "Vector", "image": "Image", "dict": "Dict", "discrete": "Discrete"}
+_ACTION_NAMES = {
+    "discrete": "Discrete",
+    "box": "Box",
+    "multidiscrete": "MultiDiscrete",
+    "multibinary": "MultiBinary",
+}
+_IMAGE_SHAPE = (8, 8, 3)
+
+
+def test_env_id(obs_kind: str, action_kind: str) -> str:
+    """Returns the registered id of the ``SpacesEnv`` with the given observation and action kinds.
+
+    Args:
+        obs_kind: One of ``OBS_KINDS``.
+        action_kind: One of ``ACTION_KINDS``.
+
+    Returns:
+        An id such as ``"tfpg-test/VectorObs-DiscreteAct-v0"``.
+
+    Raises:
+        ValueError: If a kind is unknown.
+    """
+    _check_kinds(obs_kind, action_kind)
+    return f"{NAMESPACE}/{_OBS_NAMES[obs_kind]}Obs-{_ACTION_NAMES[action_kind]}Act-v0"
+
+
+# Not a test: keeps pytest from collecting it when a test module imports it by name.
+test_env_id.__test__ = False  # type: ignore[attr-defined]
+
+
+def _check_kinds(obs_kind: str, action_kind: str) -> None:
+    if obs_kind not in OBS_KINDS:
+        raise ValueError(f"Unknown obs_kind {obs_kind!r}; expected one of {OBS_KINDS}.")
+    if action_kind not in ACTION_KINDS:
+        raise ValueError(f"Unknown action_kind {action_kind!r}; expected one of {ACTION_KINDS}.")
+
+
+def _observation_space(kind: str) -> spaces.Space:
+    if kind == "vector":
+        # Two informative features (the target bits as +-1) and two noise features.
+        return spaces.Box(-1.0, 1.0, shape=(4,), dtype=np.float32)
+    if kind == "image":
+        return spaces.Box(0, 255, shape=_IMAGE_SHAPE, dtype=np.uint8)
+    if kind == "dict":
+        # Bit 0 lives in the Box and bit 1 in the Discrete, so a policy must read both.
+        return spaces.Dict(
+            {"features": spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32), "flag": spaces.Discrete(2)}
+        )
+    return spaces.Discrete(4)
+
+
+def _action_space(kind: str) -> spaces.Space:
+    if kind == "discrete":
+        return spaces.Discrete(4)
+    if kind == "box":
+        return spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+    if kind == "multidiscrete":
+        # Three choices per bit (not two) so this differs from MultiBinary.
+        return spaces.MultiDiscrete([3, 3])
+    return spaces.MultiBinary(2)
+
+
+def _bits_image(bits: np.ndarray, noise: np.ndarray | None = None) -> np.ndarray:
+    """Channel i is all-white when bit i is set; channel 2 is noise (or black)."""
+    image = np.zeros(_IMAGE_SHAPE, dtype=np.uint8)
+    image[..., 0] = 255 * bits[0]
+    image[..., 1] = 255 * bits[1]
+    if noise is not None:
+        image[..., 2] = noise
+    return image
+
+
+class SpacesEnv(gymnasium.Env):
+    """Guess-the-hidden-bits env with a configurable observation and action space.
+
+    Per-step reward lies in ``[0, 1]`` for the discrete action kinds and ``[-0.5, 1]`` for ``box``; it is 1
+    exactly when the action matches the target read off the observation. Random play earns about 0.25
+    (discrete), 0.33 (multidiscrete), 0.5 (multibinary) and 0.375 (box) per step.
+
+    Args:
+        obs_kind: One of ``OBS_KINDS``.
+        action_kind: One of ``ACTION_KINDS``.
+        terminate_prob: Chance per step that the episode terminates (independent of the action).
+        render_mode: ``None`` or ``"rgb_array"`` (an 8x8x3 picture of the target).
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 4}
+
+    def __init__(
+        self,
+        obs_kind: str = "vector",
+        action_kind: str = "discrete",
+        terminate_prob: float = 0.05,
+        render_mode: str | None = None,
+    ) -> None:
+        _check_kinds(obs_kind, action_kind)
+        self.obs_kind = obs_kind
+        self.action_kind = action_kind
+        self.terminate_prob = terminate_prob
+        self.render_mode = render_mode
+        self.observation_space = _observation_space(obs_kind)
+        self.action_space = _action_space(action_kind)
+        self._bits = np.zeros(2, dtype=np.int64)
+        self._noise = np.zeros(2, dtype=np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        super().reset(seed=seed)
+        self._draw()
+        return self._observe(), {}
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+        reward = self._score(action)
+        terminated = bool(self.np_random.random() < self.terminate_prob)
+        self._draw()
+        return self._observe(), reward, terminated, False, {}
+
+    def render(self) -> np.ndarray | None:
+        return _bits_image(self._bits) if self.render_mode == "rgb_array" else None
+
+    def _draw(self) -> None:
+        # All randomness comes from np_random, so a seed fixes the whole trajectory.
+        self._bits = self.np_random.integers(0, 2, size=2)
+        self._noise = self.np_random.uniform(-1.0, 1.0, size=2).astype(np.float32)
+
+    def _observe(self) -> Any:
+        signs = (2 * self._bits - 1).astype(np.float32)
+        if self.obs_kind == "vector":
+            return np.concatenate([signs, self._noise])
+        if self.obs_kind == "image":
+            noise = ((self._noise[0] + 1.0) * 127.5).astype(np.uint8)
+            return _bits_image(self._bits, noise)
+        if self.obs_kind == "dict":
+            return {"features": np.array([signs[0], self._noise[0]], dtype=np.float32), "flag": self._bits[1]}
+        return np.int64(2 * self._bits[0] + self._bits[1])
+
+    def _score(self, action: Any) -> float:
+        if self.action_kind == "discrete":
+            return float(int(action) == 2 * self._bits[0] + self._bits[1])
+        if self.action_kind == "box":
+            target = self._bits - 0.5  # in {-0.5, 0.5}, inside the [-1, 1] bounds
+            clipped = np.clip(np.asarray(action, dtype=np.float32), -1.0, 1.0)
+            return float(1.0 - np.mean(np.abs(clipped - target)))
+        return float(np.mean(np.asarray(action) == self._bits))
+
+
+class CounterEnv(gymnasium.Env):
+    """Predictable env: observation = steps taken this episode, reward = 1 per step.
+
+    It terminates on step ``terminate_at``; truncation comes from Gymnasium's ``TimeLimit`` when made with
+    ``max_episode_steps``. The action (``Discrete(2)``) is ignored.
+
+    Args:
+        terminate_at: Step on which the episode terminates, or ``None`` to never terminate.
+        render_mode: ``None`` or ``"rgb_array"``.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 4}
+
+    def __init__(self, terminate_at: int | None = 5, render_mode: str | None = None) -> None:
+        self.terminate_at = terminate_at
+        self.render_mode = render_mode
+        self.observation_space = spaces.Box(0.0, np.inf, shape=(1,), dtype=np.float32)
+        self.action_space = spaces.Discrete(2)
+        self._steps = 0
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        super().reset(seed=seed)
+        self._steps = 0
+        return self._observe(), {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        self._steps += 1
+        terminated = self.terminate_at is not None and self._steps >= self.terminate_at
+        return self._observe(), 1.0, terminated, False, {}
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode != "rgb_array":
+            return None
+        return np.full(_IMAGE_SHAPE, min(self._steps, 255), dtype=np.uint8)
+
+    def _observe(self) -> np.ndarray:
+        return np.array([self._steps], dtype=np.float32)
+
+
+def _same_step_counter_vector_env(num_envs: int, **kwargs: Any) -> SyncVectorEnv:
+    """Vector entry point for ``SAME_STEP_COUNTER_ID``."""
+    return SyncVectorEnv(
+        [lambda: CounterEnv(**kwargs) for _ in range(num_envs)], autoreset_mode=AutoresetMode.SAME_STEP
+    )
+
+
+def _register_all() -> None:
+    # Re-importing (e.g. importlib.reload) must not trigger Gymnasium's "overriding" warnings.
+    def register(env_id: str, **spec: Any) -> None:
+        if env_id not in gymnasium.registry:
+            gymnasium.register(env_id, **spec)
+
+    for obs_kind in OBS_KINDS:
+        for action_kind in ACTION_KINDS:
+            register(
+                test_env_id(obs_kind, action_kind),
+                entry_point=f"{__name__}:SpacesEnv",
+                max_episode_steps=SPACES_MAX_EPISODE_STEPS,
+                kwargs={"obs_kind": obs_kind, "action_kind": action_kind},
+            )
+    register(COUNTER_ID, entry_point=f"{__name__}:CounterEnv")
+    register(
+        SAME_STEP_COUNTER_ID,
+        entry_point=f"{__name__}:CounterEnv",
+        vector_entry_point=f"{__name__}:_same_step_counter_vector_env",
+    )
+
+
+_register_all()

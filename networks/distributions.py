@@ -1,0 +1,261 @@
+"""Action distributions as pure TF functions over one flat parameter tensor.
+
+A network's policy output is always one float32 tensor `params` of shape [B, P]; the frozen dataclass for
+the action space (see `make_distribution`) knows how to read it. Everything here works inside `tf.function`.
+Sampling draws randomness only from the `tf.random.Generator` passed in, so checkpointing that generator
+makes a run reproducible. Categoricals sample with the Gumbel-max trick (Gumbel, 1954; Maddison et al.,
+2014): argmax(logits + G), G = -log(-log U), U ~ Uniform(0, 1).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+import tensorflow as tf
+
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+# Smallest positive float32, so that log(U) stays finite.
+_TINY = float(np.finfo(np.float32).tiny)
+
+
+# ----------------------------------------------------------------------------------------- categorical
+def categorical_log_prob(logits: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
+    """log softmax(logits)[action]. logits [B, n], actions [B] int → [B]."""
+    log_p = tf.nn.log_softmax(logits, axis=-1)
+    return tf.gather(log_p, tf.cast(actions, tf.int32), axis=-1, batch_dims=1)
+
+
+def categorical_entropy(logits: tf.Tensor) -> tf.Tensor:
+    """-Σ p log p. logits [B, n] → [B]."""
+    log_p = tf.nn.log_softmax(logits, axis=-1)
+    # multiply_no_nan: a masked logit (-inf) has p = 0 and contributes 0, not 0 * -inf = nan.
+    return -tf.reduce_sum(tf.math.multiply_no_nan(log_p, tf.exp(log_p)), axis=-1)
+
+
+def categorical_kl(logits_p: tf.Tensor, logits_q: tf.Tensor) -> tf.Tensor:
+    """KL(p || q) = Σ p (log p - log q). logits [B, n] → [B]."""
+    log_p = tf.nn.log_softmax(logits_p, axis=-1)
+    log_q = tf.nn.log_softmax(logits_q, axis=-1)
+    return tf.reduce_sum(tf.math.multiply_no_nan(log_p - log_q, tf.exp(log_p)), axis=-1)
+
+
+def categorical_sample(logits: tf.Tensor, generator: tf.random.Generator) -> tf.Tensor:
+    """Gumbel-max sample. logits [B, n] → [B] int32."""
+    u = generator.uniform(tf.shape(logits), minval=_TINY, maxval=1.0, dtype=logits.dtype)
+    gumbel = -tf.math.log(-tf.math.log(u))
+    return tf.argmax(logits + gumbel, axis=-1, output_type=tf.int32)
+
+
+def categorical_mode(logits: tf.Tensor) -> tf.Tensor:
+    """argmax. logits [B, n] → [B] int32."""
+    return tf.argmax(logits, axis=-1, output_type=tf.int32)
+
+
+# -------------------------------------------------------------------------------------------- gaussian
+def gaussian_log_prob(mean: tf.Tensor, log_std: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
+    """Diagonal Gaussian log-density summed over action dims. All [B, d] → [B]."""
+    z = (tf.cast(actions, mean.dtype) - mean) * tf.exp(-log_std)
+    return tf.reduce_sum(-0.5 * tf.square(z) - log_std - _HALF_LOG_2PI, axis=-1)
+
+
+def gaussian_entropy(log_std: tf.Tensor) -> tf.Tensor:
+    """Σ (log σ + ½ log 2πe). log_std [B, d] → [B]."""
+    return tf.reduce_sum(log_std + _HALF_LOG_2PI + 0.5, axis=-1)
+
+
+def gaussian_kl(
+    mean_p: tf.Tensor, log_std_p: tf.Tensor, mean_q: tf.Tensor, log_std_q: tf.Tensor
+) -> tf.Tensor:
+    """KL(p || q) = Σ log σq/σp + (σp² + (μp - μq)²) / 2σq² - ½. All [B, d] → [B]."""
+    var_ratio = tf.exp(2.0 * (log_std_p - log_std_q))
+    mean_term = tf.square((mean_p - mean_q) * tf.exp(-log_std_q))
+    return tf.reduce_sum(log_std_q - log_std_p + 0.5 * (var_ratio + mean_term) - 0.5, axis=-1)
+
+
+def gaussian_sample(mean: tf.Tensor, log_std: tf.Tensor, generator: tf.random.Generator) -> tf.Tensor:
+    """μ + σ ε, ε ~ N(0, I). [B, d] → [B, d] float32."""
+    return mean + tf.exp(log_std) * generator.normal(tf.shape(mean), dtype=mean.dtype)
+
+
+# ------------------------------------------------------------------------------------------- bernoulli
+def bernoulli_log_prob(logits: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
+    """Σ a log σ(l) + (1-a) log(1-σ(l)) = Σ a l - softplus(l). [B, n] → [B]."""
+    actions = tf.cast(actions, logits.dtype)
+    return tf.reduce_sum(actions * logits - tf.nn.softplus(logits), axis=-1)
+
+
+def bernoulli_entropy(logits: tf.Tensor) -> tf.Tensor:
+    """Σ softplus(l) - σ(l) l (the -p log p - (1-p) log(1-p) of each bit). [B, n] → [B]."""
+    return tf.reduce_sum(tf.nn.softplus(logits) - tf.sigmoid(logits) * logits, axis=-1)
+
+
+def bernoulli_kl(logits_p: tf.Tensor, logits_q: tf.Tensor) -> tf.Tensor:
+    """KL(p || q) summed over bits. [B, n] → [B]."""
+    p = tf.sigmoid(logits_p)
+    # log p = -softplus(-l), log(1-p) = -softplus(l).
+    on = p * (tf.nn.softplus(-logits_q) - tf.nn.softplus(-logits_p))
+    off = (1.0 - p) * (tf.nn.softplus(logits_q) - tf.nn.softplus(logits_p))
+    return tf.reduce_sum(on + off, axis=-1)
+
+
+def bernoulli_sample(logits: tf.Tensor, generator: tf.random.Generator) -> tf.Tensor:
+    """1 where U < σ(l). [B, n] → [B, n] int32."""
+    u = generator.uniform(tf.shape(logits), dtype=logits.dtype)
+    return tf.cast(u < tf.sigmoid(logits), tf.int32)
+
+
+def bernoulli_mode(logits: tf.Tensor) -> tf.Tensor:
+    """1 where σ(l) > ½. [B, n] → [B, n] int32."""
+    return tf.cast(logits > 0.0, tf.int32)
+
+
+# ----------------------------------------------------------------------------------------- dataclasses
+@dataclass(frozen=True)
+class Categorical:
+    """Discrete(n) actions in [0, n). params: logits [B, n]; actions [B] int32."""
+
+    n: int
+
+    @property
+    def param_size(self) -> int:
+        return self.n
+
+    def sample(self, params: tf.Tensor, generator: tf.random.Generator) -> tf.Tensor:
+        return categorical_sample(params, generator)
+
+    def mode(self, params: tf.Tensor) -> tf.Tensor:
+        return categorical_mode(params)
+
+    def log_prob(self, params: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
+        return categorical_log_prob(params, actions)
+
+    def entropy(self, params: tf.Tensor) -> tf.Tensor:
+        return categorical_entropy(params)
+
+    def kl(self, params_p: tf.Tensor, params_q: tf.Tensor) -> tf.Tensor:
+        return categorical_kl(params_p, params_q)
+
+
+@dataclass(frozen=True)
+class DiagGaussian:
+    """1-D Box(dim) actions. params: concat([mean, log_std], -1) [B, 2*dim]; actions [B, dim] float32."""
+
+    dim: int
+
+    @property
+    def param_size(self) -> int:
+        return 2 * self.dim
+
+    def _split(self, params: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return params[..., : self.dim], params[..., self.dim :]
+
+    def sample(self, params: tf.Tensor, generator: tf.random.Generator) -> tf.Tensor:
+        return gaussian_sample(*self._split(params), generator)
+
+    def mode(self, params: tf.Tensor) -> tf.Tensor:
+        return self._split(params)[0]
+
+    def log_prob(self, params: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
+        return gaussian_log_prob(*self._split(params), actions)
+
+    def entropy(self, params: tf.Tensor) -> tf.Tensor:
+        return gaussian_entropy(self._split(params)[1])
+
+    def kl(self, params_p: tf.Tensor, params_q: tf.Tensor) -> tf.Tensor:
+        return gaussian_kl(*self._split(params_p), *self._split(params_q))
+
+
+@dataclass(frozen=True)
+class MultiCategorical:
+    """MultiDiscrete(nvec) actions. params: concatenated logits [B, sum(nvec)]; actions [B, D] int32."""
+
+    nvec: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "nvec", tuple(int(n) for n in self.nvec))
+
+    @property
+    def param_size(self) -> int:
+        return sum(self.nvec)
+
+    def _split(self, params: tf.Tensor) -> list[tf.Tensor]:
+        return tf.split(params, list(self.nvec), axis=-1)  # D x [B, n_i]
+
+    def sample(self, params: tf.Tensor, generator: tf.random.Generator) -> tf.Tensor:
+        return tf.stack([categorical_sample(lg, generator) for lg in self._split(params)], axis=-1)
+
+    def mode(self, params: tf.Tensor) -> tf.Tensor:
+        return tf.stack([categorical_mode(lg) for lg in self._split(params)], axis=-1)
+
+    def log_prob(self, params: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
+        logits = self._split(params)
+        return tf.add_n([categorical_log_prob(lg, actions[:, i]) for i, lg in enumerate(logits)])
+
+    def entropy(self, params: tf.Tensor) -> tf.Tensor:
+        return tf.add_n([categorical_entropy(lg) for lg in self._split(params)])
+
+    def kl(self, params_p: tf.Tensor, params_q: tf.Tensor) -> tf.Tensor:
+        pairs = zip(self._split(params_p), self._split(params_q), strict=True)
+        return tf.add_n([categorical_kl(p, q) for p, q in pairs])
+
+
+@dataclass(frozen=True)
+class Bernoulli:
+    """MultiBinary(n) actions. params: logits [B, n]; actions [B, n] int32 in {0, 1}."""
+
+    n: int
+
+    @property
+    def param_size(self) -> int:
+        return self.n
+
+    def sample(self, params: tf.Tensor, generator: tf.random.Generator) -> tf.Tensor:
+        return bernoulli_sample(params, generator)
+
+    def mode(self, params: tf.Tensor) -> tf.Tensor:
+        return bernoulli_mode(params)
+
+    def log_prob(self, params: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
+        return bernoulli_log_prob(params, actions)
+
+    def entropy(self, params: tf.Tensor) -> tf.Tensor:
+        return bernoulli_entropy(params)
+
+    def kl(self, params_p: tf.Tensor, params_q: tf.Tensor) -> tf.Tensor:
+        return bernoulli_kl(params_p, params_q)
+
+
+Distribution = Categorical | DiagGaussian | MultiCategorical | Bernoulli
+
+
+def make_distribution(action_space: gym.Space) -> Distribution:
+    """The distribution for an action space.
+
+    Args:
+        action_space: Discrete, 1-D Box, 1-D MultiDiscrete or 1-D MultiBinary.
+
+    Returns:
+        Categorical, DiagGaussian, MultiCategorical or Bernoulli. Discrete actions are indices in [0, n);
+        an env with `start != 0` must add `start` itself.
+
+    Raises:
+        ValueError: If the space is unsupported or not one-dimensional.
+    """
+    if isinstance(action_space, gym.spaces.Discrete):
+        return Categorical(int(action_space.n))
+    supported = "Discrete, 1-D Box, 1-D MultiDiscrete, 1-D MultiBinary"
+    if isinstance(action_space, gym.spaces.Box | gym.spaces.MultiDiscrete | gym.spaces.MultiBinary):
+        if len(action_space.shape) != 1:
+            raise ValueError(
+                f"Action space {action_space!r} has shape {action_space.shape}; only one-dimensional action "
+                f"spaces are supported ({supported}). Flatten it with a wrapper first."
+            )
+        if isinstance(action_space, gym.spaces.Box):
+            return DiagGaussian(action_space.shape[0])
+        if isinstance(action_space, gym.spaces.MultiDiscrete):
+            return MultiCategorical(tuple(action_space.nvec.tolist()))
+        return Bernoulli(action_space.shape[0])
+    raise ValueError(f"Unsupported action space {action_space!r}; supported: {supported}.")

@@ -1,0 +1,1 @@
+"""tfpg agents: PPO (more to come), their losses, advantages, rollouts and the training loop."""

@@ -1,0 +1,180 @@
+"""Run configuration: dataclasses, per-env YAML presets and ``key=value`` overrides.
+
+A run's configuration has three parts, each a dataclass with a docstring per field:
+``RunConfig`` (what to train on and for how long), ``NetworkConfig`` (the ActorCritic's shape) and the
+algorithm's own config (e.g. ``PPOConfig``). Presets (``agents/presets/<algo>.yaml``) map an env id to field
+values, RL-Zoo style; ``default`` applies to envs without an entry. Field names are unique across the three
+parts, so presets and ``--set`` overrides use plain names (``learning_rate=1e-3``); ``part.field`` also works.
+Resolution order: dataclass defaults < preset ``default`` < preset for the env < CLI flags < ``--set``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agents.ppo import PPOConfig
+
+PRESET_DIR = Path(__file__).parent / "presets"
+
+ALGO_CONFIGS: dict[str, type] = {"ppo": PPOConfig}
+"""Algorithm name → its config dataclass. New algorithms register here."""
+
+
+@dataclass
+class RunConfig:
+    """What to train on, for how long, and where the run goes."""
+
+    env_id: str = "CartPole-v1"
+    """Gymnasium environment id."""
+    algo: str = "ppo"
+    """Algorithm name (a key of ALGO_CONFIGS)."""
+    seed: int = 0
+    """Seeds Python, NumPy, TensorFlow, the sampling generator and every sub-env (sub-env i gets seed + i)."""
+    total_steps: int = 100_000
+    """Environment steps to train for (summed over envs); rounded down to whole rollouts."""
+    num_envs: int = 8
+    """Parallel environments in the training vector env."""
+    vectorization: str = "auto"
+    """Gymnasium vectorization: auto (native vector env if the env has one, else sync), sync, async."""
+    normalize_obs: bool = False
+    """Running mean/std observation normalization (statistics are saved in the checkpoint)."""
+    normalize_reward: bool = False
+    """Scale rewards by a running std of the discounted return."""
+    eval_episodes: int = 20
+    """Episodes of the final deterministic evaluation on a separate env."""
+    eval_envs: int = 4
+    """Parallel environments used for evaluation."""
+    eval_every: int = 0
+    """Evaluate every this many env steps during training (0: only at the end)."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Extra keyword arguments for gymnasium.make."""
+
+
+@dataclass
+class NetworkConfig:
+    """Shape of the ActorCritic network."""
+
+    hidden_sizes: list[int] = field(default_factory=lambda: [64, 64])
+    """Units of each hidden layer of the MLP trunk(s)."""
+    activation: str = "tanh"
+    """Activation of the hidden layers (any Keras activation name)."""
+    share_trunk: bool = False
+    """One encoder+trunk for policy and value (True) or one each (False)."""
+    log_std_init: float = 0.0
+    """Initial log standard deviation of Gaussian policies."""
+
+
+class ConfigError(ValueError):
+    """A configuration value, key or preset file that cannot be used; the message says what to do."""
+
+
+@dataclass
+class ResolvedConfig:
+    """The full configuration of one run, as saved in config.json."""
+
+    run: RunConfig
+    network: NetworkConfig
+    agent: Any
+    preset: str
+    """Which preset entry was used (the env id, or 'default')."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run": dataclasses.asdict(self.run),
+            "network": dataclasses.asdict(self.network),
+            "agent": dataclasses.asdict(self.agent),
+            "preset": self.preset,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ResolvedConfig:
+        run = RunConfig(**data["run"])
+        return cls(
+            run=run,
+            network=NetworkConfig(**data["network"]),
+            agent=ALGO_CONFIGS[run.algo](**data["agent"]),
+            preset=data.get("preset", "default"),
+        )
+
+
+def load_preset(algo: str, env_id: str) -> tuple[dict[str, Any], str]:
+    """The preset values for (algo, env): ``default`` merged with the env's own entry."""
+    path = PRESET_DIR / f"{algo}.yaml"
+    if not path.exists():
+        return {}, "none"
+    try:
+        presets = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"Preset file {path} is not valid YAML: {err}. Fix or remove that file.") from err
+    values = dict(presets.get("default") or {})
+    if env_id in presets:
+        values.update(presets[env_id] or {})
+        return values, env_id
+    return values, "default"
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``key=value`` → (key, YAML-parsed value): ``lr=1e-3`` gives a float, ``hidden_sizes=[32,32]`` a list."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"Override {text!r} is not of the form key=value (e.g. --set learning_rate=1e-3).")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"Override {text!r}: cannot parse the value {raw!r}: {err}") from err
+    return key.strip(), value
+
+
+def resolve_config(algo: str, env_id: str, values: dict[str, Any]) -> ResolvedConfig:
+    """Build the run's config: defaults < preset < ``values`` (CLI flags and overrides, in order).
+
+    Raises:
+        ConfigError: unknown algorithm, unknown field name, or a value of the wrong type.
+    """
+    if algo not in ALGO_CONFIGS:
+        raise ConfigError(f"Unknown algorithm {algo!r}; choose one of: {', '.join(sorted(ALGO_CONFIGS))}.")
+    parts = {"run": RunConfig, "network": NetworkConfig, "agent": ALGO_CONFIGS[algo]}
+    owner = {f.name: part for part, cls in parts.items() for f in dataclasses.fields(cls)}
+    chosen: dict[str, dict[str, Any]] = {part: {} for part in parts}
+    preset_values, preset_name = load_preset(algo, env_id)
+    merged = {**preset_values, **values, "algo": algo, "env_id": env_id}
+    for key, value in merged.items():
+        part, name = key.split(".", 1) if "." in key else (owner.get(key), key)
+        if part not in parts or name not in owner or owner[name] != part:
+            close = difflib.get_close_matches(name, owner, n=3)
+            hint = f" Did you mean: {', '.join(close)}?" if close else ""
+            raise ConfigError(
+                f"Unknown config field {key!r} for algo {algo!r}.{hint} "
+                f"Valid fields: {', '.join(sorted(owner))}."
+            )
+        chosen[part][name] = _check_type(parts[part], name, value)
+    built = {part: cls(**chosen[part]) for part, cls in parts.items()}
+    return ResolvedConfig(run=built["run"], network=built["network"], agent=built["agent"], preset=preset_name)
+
+
+def _check_type(cls: type, name: str, value: Any) -> Any:
+    """Coerce ints to floats where a float is expected; reject values of the wrong kind with a clear error."""
+    default = next(f for f in dataclasses.fields(cls) if f.name == name)
+    annotation = str(default.type)
+    if value is None:
+        if "None" in annotation:
+            return None
+        raise ConfigError(f"Config field {name!r} cannot be null (type {annotation}).")
+    if annotation.startswith("float") and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    expected = {"int": int, "float": float, "bool": bool, "str": str}.get(annotation.split(" ")[0])
+    if expected is not None and (
+        not isinstance(value, expected) or (expected is int and isinstance(value, bool))
+    ):
+        raise ConfigError(
+            f"Config field {name!r} expects {annotation}, got {value!r} ({type(value).__name__})."
+        )
+    if annotation.startswith("list") and not isinstance(value, list):
+        raise ConfigError(f"Config field {name!r} expects a list like [64, 64], got {value!r}.")
+    return value

@@ -1,0 +1,44 @@
+"""Metric logging: a one-method protocol and its TensorBoard implementation.
+
+Keys are namespaced (``rollout/``, ``train/``, ``time/``, ``eval/``) and the step is always the number of
+environment steps, so curves from runs with different num_envs or rollout lengths line up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+import tensorflow as tf
+
+
+class Logger(Protocol):
+    """Anything that can take a dict of scalars at an env step."""
+
+    def write(self, metrics: Mapping[str, float], step: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class TensorBoardLogger:
+    """Writes ``tf.summary`` scalars (and text) into one event-file directory."""
+
+    def __init__(self, logdir: str) -> None:
+        self.logdir = logdir
+        self._writer = tf.summary.create_file_writer(logdir)
+
+    def write(self, metrics: Mapping[str, float], step: int) -> None:
+        with self._writer.as_default(step=step):
+            for key, value in metrics.items():
+                tf.summary.scalar(key, value)
+
+    def text(self, tag: str, text: str, step: int = 0) -> None:
+        with self._writer.as_default(step=step):
+            tf.summary.text(tag, text)
+
+    def flush(self) -> None:
+        self._writer.flush()
+
+    def close(self) -> None:
+        self._writer.flush()
+        self._writer.close()

@@ -1,0 +1,183 @@
+"""Proximal Policy Optimization with a clipped surrogate objective.
+
+Schulman et al., "Proximal Policy Optimization Algorithms" (2017), arXiv:1707.06347, Algorithm 1 and eq. 9,
+with the implementation details of Huang et al., "The 37 Implementation Details of PPO" (ICLR blog, 2022):
+orthogonal init, per-minibatch advantage normalization, optional value clipping, global grad-norm clipping,
+linearly annealed learning rate and clip range, optional target-KL early stop.
+
+The whole update (every epoch, every minibatch) is one ``tf.function`` call holding one ``GradientTape`` per
+minibatch, traced once: one Python→graph transition per rollout instead of one per minibatch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gymnasium as gym
+import keras
+import tensorflow as tf
+
+from agents import losses
+from agents.acting import Policy
+from agents.advantages import compute_gae
+from agents.rollout import Rollout
+
+# Order of the metrics vector the compiled update accumulates.
+_METRICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "grad_norm")
+
+
+@dataclass
+class PPOConfig:
+    """PPO hyperparameters (defaults: CleanRL / SB3 defaults for classic control)."""
+
+    num_steps: int = 128
+    """Vector-env steps per rollout; a rollout holds num_steps * num_envs transitions."""
+    learning_rate: float = 3e-4
+    """Adam step size at the start of training."""
+    anneal_lr: bool = True
+    """Decay the learning rate linearly to 0 over total_steps."""
+    gamma: float = 0.99
+    """Discount factor."""
+    gae_lambda: float = 0.95
+    """GAE lambda (bias/variance trade-off of the advantage estimate)."""
+    minibatch_size: int = 64
+    """Transitions per gradient step; must divide num_steps * num_envs."""
+    update_epochs: int = 10
+    """Passes over each rollout."""
+    clip_range: float = 0.2
+    """Surrogate clipping epsilon at the start of training."""
+    anneal_clip_range: bool = False
+    """Decay the clip range linearly to 0 over total_steps (RL-Zoo's lin_0.2)."""
+    clip_range_vf: float | None = None
+    """Clip value predictions to old_value ± this; None disables value clipping."""
+    normalize_advantage: bool = True
+    """Normalize advantages per minibatch."""
+    ent_coef: float = 0.0
+    """Weight of the entropy bonus."""
+    vf_coef: float = 0.5
+    """Weight of the value loss."""
+    max_grad_norm: float = 0.5
+    """Global gradient-norm clip."""
+    target_kl: float | None = None
+    """Stop the update early once a minibatch's approx KL exceeds 1.5 * target_kl; None never stops."""
+    adam_epsilon: float = 1e-5
+    """Adam's epsilon (1e-5 as in the PPO reference implementation)."""
+
+
+class PPOAgent:
+    """Owns a policy (network + action distribution), an optimizer and the compiled PPO update."""
+
+    def __init__(self, config: PPOConfig, policy: Policy, num_envs: int) -> None:
+        self.config = config
+        self.policy = policy
+        self.batch_size = config.num_steps * num_envs
+        if self.batch_size % config.minibatch_size:
+            raise ValueError(
+                f"minibatch_size={config.minibatch_size} must divide num_steps * num_envs = "
+                f"{config.num_steps} * {num_envs} = {self.batch_size}; pick a divisor, e.g. "
+                f"--set minibatch_size={_largest_divisor_at_most(self.batch_size, config.minibatch_size)}."
+            )
+        self.num_minibatches = self.batch_size // config.minibatch_size
+        self.optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate, epsilon=config.adam_epsilon)
+        self.optimizer.build(policy.model.trainable_variables)
+        self.clip_range = tf.Variable(config.clip_range, dtype=tf.float32, trainable=False, name="clip_range")
+        batch_spec = policy.batch_spec(self.batch_size)
+        self._update = tf.function(self._update_graph, input_signature=[batch_spec])
+
+    # --- the update --------------------------------------------------------------------------------------
+
+    def learn(self, rollout: Rollout, progress: float) -> dict[str, float]:
+        """GAE on the rollout, then one PPO update; ``progress`` in [0, 1] is the fraction of training done.
+
+        Returns a dict of Python floats (losses, KL, clip fraction, learning rate, ...).
+        """
+        cfg = self.config
+        advantages, returns = compute_gae(
+            rollout.rewards,
+            rollout.values,
+            rollout.terminated,
+            rollout.truncated,
+            rollout.last_values,
+            cfg.gamma,
+            cfg.gae_lambda,
+        )
+        remaining = 1.0 - progress
+        lr = cfg.learning_rate * (remaining if cfg.anneal_lr else 1.0)
+        self.optimizer.learning_rate.assign(lr)
+        self.clip_range.assign(cfg.clip_range * (remaining if cfg.anneal_clip_range else 1.0))
+        batch = self.policy.flatten_batch(rollout, advantages, returns)
+        means, epochs = self._update(batch)
+        metrics = dict(zip(_METRICS, means.numpy().tolist(), strict=True))
+        metrics["epochs"] = float(epochs.numpy())
+        metrics["learning_rate"] = lr
+        metrics["clip_range"] = float(self.clip_range.numpy())
+        mask = rollout.valid.reshape(-1)
+        metrics["explained_variance"] = float(
+            losses.explained_variance(rollout.values.reshape(-1), returns.reshape(-1), mask)
+        )
+        return metrics
+
+    def _update_graph(self, batch):
+        cfg = self.config
+        mbs, num_mb = cfg.minibatch_size, self.num_minibatches
+        total_iterations = cfg.update_epochs * num_mb
+        sums = tf.zeros([len(_METRICS)])
+        done = tf.constant(0)
+        perm = tf.argsort(self.policy.generator.uniform([self.batch_size]))
+        for it in tf.range(total_iterations):
+            if it % num_mb == 0:
+                # A fresh permutation per epoch, from the checkpointed generator.  [B]
+                perm = tf.argsort(self.policy.generator.uniform([self.batch_size]))
+            start = (it % num_mb) * mbs
+            idx = perm[start : start + mbs]
+            minibatch = tf.nest.map_structure(lambda x, i=idx: tf.gather(x, i), batch)
+            values = self._minibatch_step(minibatch)
+            sums += values
+            done += 1
+            if cfg.target_kl is not None and values[3] > 1.5 * cfg.target_kl:
+                break
+        means = sums / tf.cast(done, tf.float32)
+        return means, tf.cast(done, tf.float32) / num_mb
+
+    def _minibatch_step(self, mb) -> tf.Tensor:
+        cfg = self.config
+        dist = self.policy.distribution
+        mask = mb["valid"]
+        advantages = mb["advantages"]
+        if cfg.normalize_advantage:
+            advantages = losses.normalize_advantages(advantages, mask)
+        variables = self.policy.model.trainable_variables
+        with tf.GradientTape() as tape:
+            out = self.policy.model(mb["observations"], training=True)
+            log_prob = dist.log_prob(out["policy"], mb["actions"])
+            entropy = losses.masked_mean(dist.entropy(out["policy"]), mask)
+            pg_loss, clip_fraction = losses.clipped_surrogate_loss(
+                log_prob, mb["log_probs"], advantages, self.clip_range, mask
+            )
+            v_loss = losses.value_loss(out["value"], mb["values"], mb["returns"], mask, cfg.clip_range_vf)
+            loss = pg_loss + cfg.vf_coef * v_loss - cfg.ent_coef * entropy
+        grads = tape.gradient(loss, variables)
+        grads, grad_norm = tf.clip_by_global_norm(grads, cfg.max_grad_norm)
+        self.optimizer.apply(grads, variables)
+        kl = losses.approx_kl(log_prob, mb["log_probs"], mask)
+        return tf.stack([pg_loss, v_loss, entropy, kl, clip_fraction, grad_norm])
+
+    # --- state -------------------------------------------------------------------------------------------
+
+    def checkpoint_items(self) -> dict:
+        """Everything of the agent's that a checkpoint must hold to resume exactly."""
+        return {
+            "model": self.policy.model,
+            "optimizer": self.optimizer,
+            "generator": self.policy.generator,
+            "clip_range": self.clip_range,
+        }
+
+
+def _largest_divisor_at_most(n: int, limit: int) -> int:
+    return max(d for d in range(1, min(n, limit) + 1) if n % d == 0)
+
+
+def make_ppo(config: PPOConfig, policy: Policy, env: gym.vector.VectorEnv) -> PPOAgent:
+    """Factory used by the trainer's algorithm registry."""
+    return PPOAgent(config, policy, env.num_envs)

@@ -1,0 +1,136 @@
+"""Rollout storage [T, N, ...] and the loop that fills it from a Gymnasium vector env.
+
+The collector knows nothing of the algorithm: it calls ``policy(obs) -> (actions, log_probs, values)`` once
+per vector step and records what the env returned. It relies on Gymnasium 1.x's NEXT_STEP autoreset: after a
+done step, the next ``step()`` ignores its action and returns the reset observation. That row is stored (so the
+buffer keeps its fixed [T, N] shape and ``values[t]`` there is V(final observation), the bootstrap a truncated
+episode needs) but flagged ``valid = 0`` so no loss ever learns from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import gymnasium as gym
+import numpy as np
+
+PolicyFn = Callable[[object], tuple[np.ndarray, np.ndarray, np.ndarray]]
+ValueFn = Callable[[object], np.ndarray]
+
+
+@dataclass
+class Rollout:
+    """One batch of experience; every array is [T, N, ...] unless noted."""
+
+    observations: np.ndarray | dict[str, np.ndarray]
+    actions: np.ndarray
+    log_probs: np.ndarray
+    values: np.ndarray
+    rewards: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    valid: np.ndarray
+    """1.0 for real transitions, 0.0 for the autoreset row that follows a done."""
+    last_values: np.ndarray
+    """[N] V of the observation after row T-1 (bootstrap for the last row)."""
+
+    @property
+    def num_steps(self) -> int:
+        return self.rewards.shape[0]
+
+    @property
+    def num_envs(self) -> int:
+        return self.rewards.shape[1]
+
+
+@dataclass
+class EpisodeStats:
+    """Finished episodes seen during one collection: raw (unnormalized) returns and lengths."""
+
+    returns: list[float] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
+
+
+def _allocate(space: gym.Space, num_steps: int, num_envs: int, dtype=None):
+    if isinstance(space, gym.spaces.Dict):
+        return {key: _allocate(sub, num_steps, num_envs) for key, sub in space.spaces.items()}
+    return np.zeros((num_steps, num_envs, *space.shape), dtype=dtype or space.dtype)
+
+
+def _write(buffer, t: int, value) -> None:
+    if isinstance(buffer, dict):
+        for key in buffer:
+            buffer[key][t] = value[key]
+    else:
+        buffer[t] = value
+
+
+def env_action_transform(action_space: gym.Space) -> Callable[[np.ndarray], np.ndarray]:
+    """What the env receives for a sampled action: Box actions are clipped to the bounds (the buffer keeps
+    the unclipped sample so its log-prob stays exact); other spaces pass through."""
+    if isinstance(action_space, gym.spaces.Box):
+        low, high = action_space.low, action_space.high
+        return lambda action: np.clip(action, low, high)
+    return lambda action: action
+
+
+class RolloutCollector:
+    """Steps a vector env with a policy and returns fixed-shape rollouts.
+
+    The collector carries the current observation and the per-env "previous step was done" flags from one
+    rollout to the next, so episodes span rollout boundaries correctly.
+    """
+
+    def __init__(self, env: gym.vector.VectorEnv, num_steps: int, seed: int | None, action_dtype) -> None:
+        self.env = env
+        self.num_steps = num_steps
+        self.num_envs = env.num_envs
+        self.action_dtype = action_dtype
+        self._to_env = env_action_transform(env.single_action_space)
+        self._obs, _ = env.reset(seed=seed)
+        self._prev_done = np.zeros(self.num_envs, dtype=bool)
+
+    def collect(self, policy: PolicyFn, value_fn: ValueFn) -> tuple[Rollout, EpisodeStats]:
+        """Run T vector steps; returns the rollout and the episodes that finished during it."""
+        T, N = self.num_steps, self.num_envs
+        observations = _allocate(self.env.single_observation_space, T, N)
+        actions = _allocate(self.env.single_action_space, T, N, dtype=self.action_dtype)
+        log_probs = np.zeros((T, N), np.float32)
+        values = np.zeros((T, N), np.float32)
+        rewards = np.zeros((T, N), np.float32)
+        terminated = np.zeros((T, N), bool)
+        truncated = np.zeros((T, N), bool)
+        valid = np.zeros((T, N), np.float32)
+        stats = EpisodeStats()
+        obs, prev_done = self._obs, self._prev_done
+        for t in range(T):
+            action, log_prob, value = policy(obs)
+            _write(observations, t, obs)
+            actions[t] = action
+            log_probs[t] = log_prob
+            values[t] = value
+            # A row whose previous step was done is the autoreset step: not a transition.
+            valid[t] = ~prev_done
+            obs, reward, term, trunc, info = self.env.step(self._to_env(action))
+            rewards[t] = reward
+            terminated[t] = term
+            truncated[t] = trunc
+            prev_done = np.logical_or(term, trunc)
+            if "_episode" in info:
+                done_mask = info["_episode"]
+                stats.returns.extend(np.asarray(info["episode"]["r"])[done_mask].tolist())
+                stats.lengths.extend(np.asarray(info["episode"]["l"])[done_mask].tolist())
+        self._obs, self._prev_done = obs, prev_done
+        rollout = Rollout(
+            observations=observations,
+            actions=actions,
+            log_probs=log_probs,
+            values=values,
+            rewards=rewards,
+            terminated=terminated,
+            truncated=truncated,
+            valid=valid,
+            last_values=np.asarray(value_fn(obs), np.float32),
+        )
+        return rollout, stats

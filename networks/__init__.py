@@ -1,6 +1,17 @@
 """Networks, action distributions and space helpers for tfpg."""
 
+from networks.actor_critic import ActorCritic
 from networks.distributions import Bernoulli, Categorical, DiagGaussian, MultiCategorical, make_distribution
+from networks.encoders import ConvEncoder, DictEncoder, FlattenCast, MultiOneHot, OneHot, make_encoder
+from networks.heads import (
+    BernoulliHead,
+    CategoricalHead,
+    GaussianHead,
+    MultiCategoricalHead,
+    ValueHead,
+    make_policy_head,
+)
+from networks.layers import MLP, Linear
 from networks.spaces import (
     action_spec,
     dummy_observation,
@@ -10,13 +21,28 @@ from networks.spaces import (
 )
 
 __all__ = [
+    "MLP",
+    "ActorCritic",
     "Bernoulli",
+    "BernoulliHead",
     "Categorical",
+    "CategoricalHead",
+    "ConvEncoder",
     "DiagGaussian",
+    "DictEncoder",
+    "FlattenCast",
+    "GaussianHead",
+    "Linear",
     "MultiCategorical",
+    "MultiCategoricalHead",
+    "MultiOneHot",
+    "OneHot",
+    "ValueHead",
     "action_spec",
     "dummy_observation",
     "make_distribution",
+    "make_encoder",
+    "make_policy_head",
     "observation_spec",
     "space_from_config",
     "space_to_config",

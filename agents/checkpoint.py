@@ -29,7 +29,8 @@ class NormalizationVariables(tf.Module):
         super().__init__(name="normalization")
         self.keys = sorted(state)
         self.variables_by_key = {
-            key: tf.Variable(np.asarray(state[key], np.float64), trainable=False, name=key) for key in self.keys
+            key: tf.Variable(np.asarray(state[key], np.float64), trainable=False, name=key)
+            for key in self.keys
         }
 
     def assign(self, state: dict[str, np.ndarray]) -> None:
@@ -40,7 +41,9 @@ class NormalizationVariables(tf.Module):
         return {key: var.numpy() for key, var in self.variables_by_key.items()}
 
 
-def make_checkpoint(items: dict, normalization: NormalizationVariables, counters: dict) -> tf.train.Checkpoint:
+def make_checkpoint(
+    items: dict, normalization: NormalizationVariables, counters: dict
+) -> tf.train.Checkpoint:
     """One ``tf.train.Checkpoint`` over the agent's items, normalization variables and counter variables."""
     return tf.train.Checkpoint(**items, normalization=normalization.variables_by_key, counters=counters)
 

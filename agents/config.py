@@ -155,7 +155,9 @@ def resolve_config(algo: str, env_id: str, values: dict[str, Any]) -> ResolvedCo
             )
         chosen[part][name] = _check_type(parts[part], name, value)
     built = {part: cls(**chosen[part]) for part, cls in parts.items()}
-    return ResolvedConfig(run=built["run"], network=built["network"], agent=built["agent"], preset=preset_name)
+    return ResolvedConfig(
+        run=built["run"], network=built["network"], agent=built["agent"], preset=preset_name
+    )
 
 
 def _check_type(cls: type, name: str, value: Any) -> Any:
@@ -168,6 +170,12 @@ def _check_type(cls: type, name: str, value: Any) -> Any:
         raise ConfigError(f"Config field {name!r} cannot be null (type {annotation}).")
     if annotation.startswith("float") and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if annotation.startswith("float") and isinstance(value, str):
+        # YAML 1.1 reads "3e-4" (no dot) as a string; accept what float() accepts.
+        try:
+            return float(value)
+        except ValueError:
+            pass
     expected = {"int": int, "float": float, "bool": bool, "str": str}.get(annotation.split(" ")[0])
     if expected is not None and (
         not isinstance(value, expected) or (expected is int and isinstance(value, bool))

@@ -78,7 +78,9 @@ class PPOAgent:
                 f"--set minibatch_size={_largest_divisor_at_most(self.batch_size, config.minibatch_size)}."
             )
         self.num_minibatches = self.batch_size // config.minibatch_size
-        self.optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate, epsilon=config.adam_epsilon)
+        self.optimizer = keras.optimizers.Adam(
+            learning_rate=config.learning_rate, epsilon=config.adam_epsilon
+        )
         self.optimizer.build(policy.model.trainable_variables)
         self.clip_range = tf.Variable(config.clip_range, dtype=tf.float32, trainable=False, name="clip_range")
         batch_spec = policy.batch_spec(self.batch_size)
@@ -161,6 +163,10 @@ class PPOAgent:
         self.optimizer.apply(grads, variables)
         kl = losses.approx_kl(log_prob, mb["log_probs"], mask)
         return tf.stack([pg_loss, v_loss, entropy, kl, clip_fraction, grad_norm])
+
+    def trace_count(self) -> int:
+        """Times the compiled update has been traced (1 after the first update, and it must stay 1)."""
+        return self._update.experimental_get_tracing_count()
 
     # --- state -------------------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter off the console
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from agents.config import ALGO_CONFIGS, ConfigError, parse_override, resolve_config  # noqa: E402
+from agents.config import ALGO_CONFIGS, ConfigError, parse_override, resolve_config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Example: python scripts/train_agent.py --env CartPole-v1 --seed 1 --set learning_rate=3e-4",
     )
     parser.add_argument("--env", default="CartPole-v1", help="Gymnasium env id (default: CartPole-v1)")
-    parser.add_argument("--algo", default="ppo", choices=sorted(ALGO_CONFIGS), help="algorithm (default: ppo)")
+    parser.add_argument(
+        "--algo", default="ppo", choices=sorted(ALGO_CONFIGS), help="algorithm (default: ppo)"
+    )
     parser.add_argument("--seed", type=int, help="random seed (default: 0)")
     parser.add_argument("--total-steps", type=int, help="environment steps to train (default: from preset)")
     parser.add_argument("--num-envs", type=int, help="parallel training envs (default: from preset)")

@@ -58,5 +58,7 @@ def test_last_value_bootstraps_final_row_and_envs_are_independent():
     rewards = np.array([[1.0, 0.0]])
     values = np.array([[0.0, 0.0]])
     terminated = np.array([[False, True]])
-    adv, _ = compute_gae(rewards, values, terminated, np.zeros((1, 2), bool), np.array([10.0, 10.0]), 0.5, 1.0)
+    adv, _ = compute_gae(
+        rewards, values, terminated, np.zeros((1, 2), bool), np.array([10.0, 10.0]), 0.5, 1.0
+    )
     np.testing.assert_allclose(adv[0], [1.0 + 5.0, 0.0])

@@ -29,13 +29,10 @@ from agents.checkpoint import NormalizationVariables, make_checkpoint, save_chec
 from agents.config import ResolvedConfig
 from agents.evaluation import evaluate
 from agents.logging import TensorBoardLogger
-from agents.ppo import make_ppo
+from agents.registry import ALGORITHMS
 from agents.rollout import RolloutCollector
 from envs import freeze_normalization, get_normalization_state, make_vector_env, set_normalization_state
 from networks import ActorCritic
-
-AGENT_FACTORIES = {"ppo": make_ppo}
-"""Algorithm name → factory(config, policy, env) returning an agent with ``learn`` and ``checkpoint_items``."""
 
 EVAL_SEED_OFFSET = 10_000
 """Evaluation envs are seeded away from the training envs (which use seed .. seed + num_envs - 1)."""
@@ -87,7 +84,7 @@ def build_run(config: ResolvedConfig) -> Run:
     )
     policy = Policy(model, env.single_observation_space, env.single_action_space, seed=rc.seed)
     policy.value(_dummy_batch(env))  # builds the model's weights before the optimizer sees them
-    agent = AGENT_FACTORIES[rc.algo](config.agent, policy, env)
+    agent = ALGORITHMS[rc.algo].factory(config.agent, policy, env)
     normalization = NormalizationVariables(get_normalization_state(env))
     counters = {
         "env_steps": tf.Variable(0, dtype=tf.int64, trainable=False),

@@ -42,3 +42,25 @@ class TensorBoardLogger:
     def close(self) -> None:
         self._writer.flush()
         self._writer.close()
+
+
+def read_scalars(run_dir: str, tag: str) -> tuple[list[int], list[float]]:
+    """All (step, value) points of one scalar tag in a run directory's event files, sorted by step.
+
+    Reads through TensorBoard's own EventAccumulator, so what comes back is what TensorBoard shows.
+    Raises KeyError (listing the tags that exist) if the run has no such tag.
+    """
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(run_dir, size_guidance={"tensors": 0, "scalars": 0})
+    acc.Reload()
+    tags = acc.Tags()
+    if tag in tags.get("tensors", []):
+        points = [(e.step, float(tf.make_ndarray(e.tensor_proto))) for e in acc.Tensors(tag)]
+    elif tag in tags.get("scalars", []):
+        points = [(e.step, float(e.value)) for e in acc.Scalars(tag)]
+    else:
+        available = sorted(tags.get("tensors", []) + tags.get("scalars", []))
+        raise KeyError(f"{run_dir} has no scalar {tag!r}; it has: {', '.join(available) or 'none'}")
+    points.sort()
+    return [s for s, _ in points], [v for _, v in points]

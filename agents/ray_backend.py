@@ -1,0 +1,206 @@
+"""Rollout collection on Ray actors: the same [T, N] rollouts as the in-process collector, from many processes.
+
+Ray is optional (``pip install -e .[ray]``). Each worker is a Ray actor that builds its own vector env and a copy
+of the policy network from the run's config. Per iteration the learner puts its weights and the shared
+normalization statistics in the object store once (one ``ray.put`` each, not one per worker); every worker
+loads them, collects ``num_steps`` steps on its ``envs_per_worker`` envs and returns its rollout, its finished
+episodes and the normalization statistics of exactly the data it saw (``envs.stats.stats_delta``), which the
+learner folds into the shared statistics (``merge_deltas``). Rollouts concatenate along the env axis, so worker
+``w``'s env ``i`` is env ``w * envs_per_worker + i`` of the learner's batch and is seeded ``seed + that index``:
+one worker with all envs reproduces the in-process collector exactly.
+
+Faults: a worker that dies (process killed), raises (env error) or times out is replaced by a fresh actor, and
+its share of the rollout is collected again; every wait is bounded by ``timeout_s``. Failures are counted and
+printed; a rollout that cannot be collected after ``max_retries`` raises instead of hanging.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from agents.rollout import EpisodeStats, Rollout
+from envs.stats import merge_deltas
+
+RAY_INSTALL_HINT = "Ray is not installed; install the extra with: pip install -e '.[ray]'"
+
+
+def import_ray():
+    """Import ray, or explain how to install it."""
+    try:
+        import ray
+    except ImportError as err:
+        raise ImportError(RAY_INSTALL_HINT) from err
+    return ray
+
+
+def init_ray(address: str | None = None, num_cpus: int | None = None):
+    """Join the cluster at ``address`` (or ``RAY_ADDRESS``), else start a local one; returns the ray module.
+
+    A local cluster runs on loopback only, without dashboard, with its session files in the system temp dir
+    and token auth off (Ray would otherwise write a token into ~/.ray): nothing goes to the home folder.
+    """
+    ray = import_ray()
+    if ray.is_initialized():
+        return ray
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, include_dashboard=False)
+    else:
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, _node_ip_address="127.0.0.1")
+    return ray
+
+
+class RolloutWorker:
+    """One worker's env + policy copy. Built inside a Ray actor process (or in-process, for tests)."""
+
+    def __init__(self, config_dict: dict, worker_index: int, envs_per_worker: int) -> None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import tensorflow as tf
+
+        from agents.building import make_policy, make_train_env
+        from agents.config import ResolvedConfig
+        from agents.rollout import RolloutCollector
+
+        tf.config.threading.set_intra_op_parallelism_threads(1)  # one core per worker
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        config = ResolvedConfig.from_dict(config_dict)
+        seed = config.run.seed + worker_index * envs_per_worker
+        self.env = make_train_env(config, envs_per_worker, seed)
+        # Worker 0 samples with the learner's own seed, so one worker reproduces the in-process run.
+        self.policy = make_policy(config, self.env, seed=config.run.seed + worker_index)
+        self.collector = RolloutCollector(self.env, config.agent.num_steps, seed, self.policy.action_dtype)
+
+    def collect(self, weights: list, normalization: dict) -> tuple[Rollout, EpisodeStats, dict, float]:
+        from envs import get_normalization_state, set_normalization_state
+        from envs.stats import stats_delta
+
+        self.policy.model.set_weights(weights)
+        if normalization:
+            set_normalization_state(self.env, normalization)
+        start = time.perf_counter()
+        rollout, episodes = self.collector.collect(self.policy.act, self.policy.value)
+        elapsed = time.perf_counter() - start
+        delta = stats_delta(get_normalization_state(self.env), normalization) if normalization else {}
+        return rollout, episodes, delta, elapsed
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+def concat_rollouts(parts: list[Rollout]) -> Rollout:
+    """Join worker rollouts [T, M_w, ...] along the env axis into one [T, sum M_w, ...] rollout."""
+
+    def cat(values, axis=1):
+        if isinstance(values[0], dict):
+            return {key: np.concatenate([v[key] for v in values], axis=axis) for key in values[0]}
+        return np.concatenate(values, axis=axis)
+
+    return Rollout(
+        observations=cat([p.observations for p in parts]),
+        actions=cat([p.actions for p in parts]),
+        log_probs=cat([p.log_probs for p in parts]),
+        values=cat([p.values for p in parts]),
+        rewards=cat([p.rewards for p in parts]),
+        terminated=cat([p.terminated for p in parts]),
+        truncated=cat([p.truncated for p in parts]),
+        valid=cat([p.valid for p in parts]),
+        last_values=cat([p.last_values for p in parts], axis=0),
+    )
+
+
+@dataclass
+class CollectInfo:
+    """What one distributed collection cost: for ``time/`` scalars and the console."""
+
+    learner_wait_s: float = 0.0
+    worker_sps: list[float] = field(default_factory=list)
+    failures: int = 0
+
+
+class RayRolloutCollector:
+    """Collects rollouts on ``num_workers`` Ray actors; ``collect(policy)`` mirrors the in-process collector."""
+
+    def __init__(
+        self,
+        config_dict: dict,
+        num_workers: int,
+        envs_per_worker: int,
+        normalization: dict,
+        address: str | None = None,
+        num_cpus: int | None = None,
+        timeout_s: float = 300.0,
+        max_retries: int = 3,
+    ) -> None:
+        self._owns_ray = not import_ray().is_initialized()
+        self.ray = ray = init_ray(address, num_cpus)
+        self.config_dict = config_dict
+        self.num_workers = num_workers
+        self.envs_per_worker = envs_per_worker
+        self.normalization = normalization
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self.total_failures = 0
+        self._actor_cls = ray.remote(num_cpus=1, max_restarts=0)(RolloutWorker)
+        self.workers = [self._start(i) for i in range(num_workers)]
+
+    def _start(self, index: int):
+        return self._actor_cls.remote(self.config_dict, index, self.envs_per_worker)
+
+    def worker_pids(self) -> list[int]:
+        return self.ray.get([w.pid.remote() for w in self.workers], timeout=self.timeout_s)
+
+    def collect(self, policy) -> tuple[Rollout, EpisodeStats, CollectInfo]:
+        """One rollout from every worker with the learner's current weights and normalization statistics."""
+        ray = self.ray
+        start = time.perf_counter()
+        weights_ref = ray.put(policy.model.get_weights())
+        norm_ref = ray.put(self.normalization)
+        results: dict[int, tuple] = {}
+        info = CollectInfo()
+        pending = {i: self.workers[i].collect.remote(weights_ref, norm_ref) for i in range(self.num_workers)}
+        attempts = 0
+        while pending:
+            for index, ref in list(pending.items()):
+                try:
+                    results[index] = ray.get(ref, timeout=self.timeout_s)
+                    del pending[index]
+                except (ray.exceptions.RayError, TimeoutError) as err:
+                    info.failures += 1
+                    self.total_failures += 1
+                    print(f"tfpg: rollout worker {index} failed ({type(err).__name__}: {err}); "
+                          f"restarting it and collecting its share again", file=sys.stderr)  # fmt: skip
+                    # Whatever broke (process gone, env raised, hung), start that worker afresh.
+                    ray.kill(self.workers[index], no_restart=True)
+                    self.workers[index] = self._start(index)
+                    pending[index] = self.workers[index].collect.remote(weights_ref, norm_ref)
+            attempts += 1
+            if pending and attempts > self.max_retries:
+                raise RuntimeError(
+                    f"Ray rollout workers {sorted(pending)} failed {self.max_retries} times in a row; giving up."
+                )
+        ordered = [results[i] for i in range(self.num_workers)]
+        rollout = concat_rollouts([r[0] for r in ordered])
+        episodes = EpisodeStats()
+        for r in ordered:
+            episodes.returns.extend(r[1].returns)
+            episodes.lengths.extend(r[1].lengths)
+        if self.normalization:
+            self.normalization = merge_deltas(self.normalization, [r[2] for r in ordered])
+        steps_per_worker = rollout.num_steps * self.envs_per_worker
+        info.worker_sps = [steps_per_worker / max(r[3], 1e-9) for r in ordered]
+        info.learner_wait_s = time.perf_counter() - start
+        return rollout, episodes, info
+
+    def close(self) -> None:
+        for worker in self.workers:
+            with contextlib.suppress(Exception):  # already gone
+                self.ray.kill(worker, no_restart=True)
+        if self._owns_ray:
+            self.ray.shutdown()

@@ -162,8 +162,8 @@ def trim_events_after(run_dir: Path, step: int) -> int:
     """Drop TensorBoard events with ``step`` > ``step`` from the event files directly in ``run_dir``.
 
     A resumed run continues from its last checkpoint; whatever the stopped process logged after it will be
-    logged again, so it is removed here (each file is rewritten atomically, and only if it changes). A record
-    torn by a kill at the end of a file is dropped too. Returns the number of events removed.
+    logged again, so it is removed here (each file is rewritten atomically, and only if it changes; a record
+    torn by a kill at the end of a file is not copied). Returns the number of events removed.
     """
     removed = 0
     for path in sorted(run_dir.glob("events.out.tfevents.*")):

@@ -314,6 +314,8 @@ def _train_loop(config, run, run_dir, start, start_steps, resume, progress, comm
     best_prefix = ckpt.latest_in(run_dir / ckpt.BEST_DIR)
     saved_time = float(run.counters["train_time_s"].numpy()) if not aborted else train_time()
     steps_done = steps if not aborted else int(latest.rsplit("-", 1)[1]) if latest else 0
+    # A signal that arrives once training is done (e.g. during the final evaluation) stops nothing.
+    stopped_early = aborted or (stop.signum is not None and steps < total_steps)
     summary = {
         "env": rc.env_id,
         "algo": rc.algo,
@@ -326,8 +328,8 @@ def _train_loop(config, run, run_dir, start, start_steps, resume, progress, comm
         "eval_std_return": result["std_return"] if result else None,
         "eval_mean_length": result["mean_length"] if result else None,
         "eval_episodes": result["episodes"] if result else 0,
-        "interrupted": stop.signum is not None or aborted,
-        "signal": signal.Signals(stop.signum).name if stop.signum else ("SIGINT" if aborted else None),
+        "interrupted": stopped_early,
+        "signal": (signal.Signals(stop.signum).name if stop.signum else "SIGINT") if stopped_early else None,
         "resumed_from_step": start_steps if resume else None,
         "checkpoint": str(Path(latest).relative_to(run_dir)) if latest else None,
         "best_checkpoint": str(Path(best_prefix).relative_to(run_dir)) if best_prefix else None,

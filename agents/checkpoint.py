@@ -1,25 +1,37 @@
-"""Checkpoints: a ``tf.train.Checkpoint`` of everything needed to act and to resume, written atomically.
+"""Checkpoints: everything needed to act and to resume, saved so that no crash can leave a broken one.
 
-What is saved: the network, the optimizer (with its slots), the sampling generator, counters and the
-observation/reward normalization statistics of the training env (they belong to the policy: a policy
-evaluated with other statistics sees other inputs).
+What is saved (one ``tf.train.Checkpoint``): the agent's items (network, optimizer with its slots, the
+sampling ``tf.random.Generator``, schedule variables), counters (env steps, updates, training time, best
+evaluation return), the observation/reward normalization statistics of the training env (they belong to the
+policy: a policy evaluated with other statistics sees other inputs) and ``run_info``, a JSON string naming the
+env, algorithm, spaces and network so that a checkpoint loaded into the wrong run is refused by name.
+The environments' own state (positions, episode progress) is not saved: a resumed run starts new episodes.
 
-Atomicity: a checkpoint is written into a fresh temporary directory beside its destination and renamed into
-place only when complete, so a reader never sees a half-written checkpoint and an interrupted write leaves
-the previous one intact.
+Atomicity: ``tf.train.CheckpointManager`` writes ``ckpt-STEP.data*`` and then ``ckpt-STEP.index`` (TensorFlow
+renames each into place when complete), and only then atomically rewrites the ``checkpoint`` pointer file. A
+process killed at any moment therefore leaves the pointer on the previous, complete checkpoint.
 """
 
 from __future__ import annotations
 
-import os
+import json
 import shutil
-import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
+from agents.runs import RunInputError
+
 CHECKPOINT_PREFIX = "ckpt"
+CHECKPOINT_DIR = "checkpoint"
+BEST_DIR = "best"
+_RUN_INFO_KEY = "run_info/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+class CheckpointError(RunInputError):
+    """A checkpoint is missing, unreadable, or belongs to another env/algorithm/network."""
 
 
 class NormalizationVariables(tf.Module):
@@ -42,39 +54,136 @@ class NormalizationVariables(tf.Module):
 
 
 def make_checkpoint(
-    items: dict, normalization: NormalizationVariables, counters: dict
+    items: dict, normalization: NormalizationVariables, counters: dict, run_info: dict | None = None
 ) -> tf.train.Checkpoint:
-    """One ``tf.train.Checkpoint`` over the agent's items, normalization variables and counter variables."""
-    return tf.train.Checkpoint(**items, normalization=normalization.variables_by_key, counters=counters)
+    """One ``tf.train.Checkpoint`` over the agent's items, normalization variables, counters and run info."""
+    extra = {}
+    if run_info is not None:
+        extra["run_info"] = tf.Variable(json.dumps(run_info, sort_keys=True), trainable=False)
+    return tf.train.Checkpoint(
+        **items, normalization=normalization.variables_by_key, counters=counters, **extra
+    )
 
 
-def save_checkpoint(checkpoint: tf.train.Checkpoint, directory: str | os.PathLike) -> Path:
-    """Atomically (re)write ``directory`` with the checkpoint; returns the path prefix of the files."""
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
-    try:
-        checkpoint.write(str(tmp / CHECKPOINT_PREFIX))
-        old = None
-        if directory.exists():
-            old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
-            os.replace(directory, old)
-        os.replace(tmp, directory)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return directory / CHECKPOINT_PREFIX
+def make_manager(checkpoint: tf.train.Checkpoint, directory: Path, keep: int) -> tf.train.CheckpointManager:
+    """A manager writing ``directory/ckpt-STEP.*`` and keeping the ``keep`` newest. Creates nothing yet."""
+    return tf.train.CheckpointManager(
+        checkpoint, str(directory), max_to_keep=max(1, keep), checkpoint_name=CHECKPOINT_PREFIX
+    )
 
 
-def restore_checkpoint(checkpoint: tf.train.Checkpoint, directory: str | os.PathLike) -> None:
-    """Restore every saved value into ``checkpoint``'s objects; all of them must match.
+def save(manager: tf.train.CheckpointManager, step: int) -> str:
+    """Save as ``ckpt-STEP`` (the env step makes the name meaningful); returns the prefix."""
+    return manager.save(checkpoint_number=step)
+
+
+def latest_in(directory: Path) -> str | None:
+    """Prefix of the newest complete checkpoint in ``directory`` (per its ``checkpoint`` pointer), or None."""
+    if not Path(directory).is_dir():
+        return None
+    return tf.train.latest_checkpoint(str(directory))
+
+
+def resolve_checkpoint(run_dir: Path, which: str = "latest") -> str:
+    """Checkpoint prefix for ``which``: ``latest`` (checkpoint/), ``best`` (best/), or a path.
+
+    A path may be a checkpoint prefix (``.../ckpt-4096``), its ``.index`` file, or a folder with a pointer file.
 
     Raises:
-        FileNotFoundError: no checkpoint in ``directory``.
+        CheckpointError: nothing loadable there; the message lists what the run does have.
     """
-    prefix = Path(directory) / CHECKPOINT_PREFIX
-    if not Path(f"{prefix}.index").exists():
-        raise FileNotFoundError(f"No checkpoint at {prefix}.index")
-    checkpoint.read(str(prefix)).assert_consumed()
+    if which in ("latest", "best"):
+        directory = run_dir / (CHECKPOINT_DIR if which == "latest" else BEST_DIR)
+        prefix = latest_in(directory)
+        if prefix is None:
+            hint = (
+                "the run saved no best model (it needs --eval-every > 0)"
+                if which == "best"
+                else "the run was stopped before its first checkpoint; start it again"
+            )
+            raise CheckpointError(f"No {which} checkpoint in {directory}: {hint}. {_available(run_dir)}")
+        return prefix
+    path = Path(which)
+    if path.is_dir():
+        prefix = latest_in(path)
+        if prefix is None:
+            raise CheckpointError(f"No checkpoint pointer file in {path}. {_available(run_dir)}")
+        return prefix
+    prefix = str(path)[: -len(".index")] if str(path).endswith(".index") else str(path)
+    if not Path(prefix + ".index").exists():
+        raise CheckpointError(f"No checkpoint at {prefix} ({prefix}.index is missing). {_available(run_dir)}")
+    return prefix
+
+
+def _available(run_dir: Path) -> str:
+    found = sorted(str(p)[: -len(".index")] for p in Path(run_dir).glob("*/ckpt-*.index"))
+    return f"Checkpoints in {run_dir}: {', '.join(found)}." if found else f"{run_dir} holds no checkpoints."
+
+
+def restore(checkpoint: tf.train.Checkpoint, prefix: str, run_info: dict | None = None) -> None:
+    """Restore ``prefix`` into ``checkpoint``'s objects after checking that it is readable and belongs here.
+
+    Every saved value must find its object and every object its value (same network and agent shapes).
+
+    Raises:
+        CheckpointError: missing or corrupt files, another env/algorithm/spaces/network, or shape mismatch.
+    """
+    if not Path(prefix + ".index").exists():
+        raise CheckpointError(f"No checkpoint at {prefix} ({prefix}.index is missing).")
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        saved = reader.get_tensor(_RUN_INFO_KEY) if reader.has_tensor(_RUN_INFO_KEY) else None
+    except (tf.errors.OpError, ValueError) as err:
+        raise CheckpointError(_corrupt(prefix, err)) from err
+    if saved is not None and run_info is not None:
+        _check_run_info(prefix, json.loads(saved), run_info)
+    try:
+        checkpoint.restore(prefix).assert_consumed()
+    except (tf.errors.DataLossError, tf.errors.OutOfRangeError) as err:
+        raise CheckpointError(_corrupt(prefix, err)) from err
+    except (tf.errors.OpError, ValueError, AssertionError) as err:
+        raise CheckpointError(
+            f"Checkpoint {prefix} does not fit this run's network/agent: {_first_line(err)} "
+            f"It was probably saved by a run with another config; evaluate or resume it from its own run "
+            f"directory. Nothing was changed."
+        ) from err
+
+
+def _check_run_info(prefix: str, saved: dict[str, Any], expected: dict[str, Any]) -> None:
+    diffs = [
+        f"{key}: checkpoint has {saved.get(key)!r}, this run has {expected.get(key)!r}"
+        for key in sorted(expected)
+        if saved.get(key) != expected.get(key)
+    ]
+    if diffs:
+        raise CheckpointError(
+            f"Checkpoint {prefix} was saved by a different run ({'; '.join(diffs)}). Load it with the "
+            f"config.json of the run that wrote it. Nothing was changed."
+        )
+
+
+def _corrupt(prefix: str, err: Exception) -> str:
+    return (
+        f"Checkpoint {prefix} is unreadable or corrupt ({_first_line(err)}). If the run kept older "
+        f"checkpoints, pass one with --checkpoint PATH; otherwise start a new run. Nothing was changed."
+    )
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    return text[0][:300] if text else type(err).__name__
+
+
+def remove_stale(directory: Path, after_step: int) -> None:
+    """Delete leftovers of saves newer than ``after_step`` that never completed (a kill during a save).
+
+    Called when a run resumes from ``after_step``: those files are not referenced by the pointer file and the
+    resumed run would write the same names again.
+    """
+    for path in Path(directory).glob(f"{CHECKPOINT_PREFIX}-*"):
+        step_text = path.name[len(CHECKPOINT_PREFIX) + 1 :].split(".", 1)[0].split("_", 1)[0]
+        if step_text.isdigit() and int(step_text) > after_step:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()

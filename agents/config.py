@@ -52,6 +52,12 @@ class RunConfig:
     """Parallel environments used for evaluation."""
     eval_every: int = 0
     """Evaluate every this many env steps during training (0: only at the end)."""
+    checkpoint_every: int = 0
+    """Save a checkpoint every this many env steps (0: every 10% of total_steps); also at the end and on stop."""
+    keep_checkpoints: int = 3
+    """How many periodic checkpoints to keep in checkpoint/ (oldest deleted first)."""
+    deterministic_ops: bool = False
+    """Turn on TensorFlow op determinism, so two runs with the same seed write identical scalars."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Extra keyword arguments for gymnasium.make."""
 

@@ -1,18 +1,18 @@
-"""The outer loop of every run: collect → update → log → evaluate → checkpoint → summary.
+"""The outer loop of every run: collect → update → log → evaluate (keep best) → checkpoint → summary.
 
-A run directory ``LOGDIR/RUN_NAME/`` holds:
-    events.out.tfevents.*   TensorBoard scalars, x-axis = environment steps
-    config.json             the full resolved config (written first)
-    checkpoint/ckpt.*       final tf.train.Checkpoint (network, optimizer, RNG, counters, normalization stats)
-    summary.json            written last: env, algo, seed, total_steps, wall_time_s, sps, eval_* ...
-Other tools read this layout and these keys; extend them, don't rename them.
+The run directory layout is described in ``agents/runs.py``; checkpoints in ``agents/checkpoint.py``.
+A run can stop at any moment and continue: ``train(..., resume=True)`` restores the latest checkpoint
+(network, optimizer, RNG, counters, schedules, normalization statistics) and goes on from its env step.
+Environments are not checkpointed: a resumed run starts new episodes (reset with seed + restored step).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
+import signal
 import sys
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -24,22 +24,31 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from agents import checkpoint as ckpt
 from agents.acting import Policy
-from agents.checkpoint import NormalizationVariables, make_checkpoint, save_checkpoint
+from agents.checkpoint import NormalizationVariables, make_checkpoint
 from agents.config import ResolvedConfig
 from agents.evaluation import evaluate
 from agents.logging import TensorBoardLogger
 from agents.registry import ALGORITHMS
 from agents.rollout import RolloutCollector
+from agents.runs import (  # re-exported: scripts and other tools import them from here
+    CONFIG_FILE,
+    SUMMARY_FILE,
+    RunDirError,
+    RunInputError,
+    check_run_dir,
+    default_run_name,
+    trim_events_after,
+    write_json_atomic,
+)
 from envs import freeze_normalization, get_normalization_state, make_vector_env, set_normalization_state
 from networks import ActorCritic
 
+__all__ = ["RunDirError", "RunInputError", "build_run", "check_run_dir", "default_run_name", "train"]
+
 EVAL_SEED_OFFSET = 10_000
 """Evaluation envs are seeded away from the training envs (which use seed .. seed + num_envs - 1)."""
-
-
-class RunDirError(FileExistsError):
-    """The run directory cannot be used (it already holds a run)."""
 
 
 @dataclass
@@ -54,25 +63,37 @@ class Run:
     normalization: NormalizationVariables
     counters: dict[str, tf.Variable]
     checkpoint: tf.train.Checkpoint
+    run_info: dict[str, Any]
 
     def close(self) -> None:
         self.env.close()
         self.eval_env.close()
 
 
-def build_run(config: ResolvedConfig) -> Run:
-    """Seed everything and build envs, network, policy, agent and checkpoint for ``config``."""
-    rc, net = config.run, config.network
-    keras.utils.set_random_seed(rc.seed)  # Python, NumPy and TensorFlow global seeds
-    env_args = dict(
-        vectorization=rc.vectorization,
+def make_env(config: ResolvedConfig, num_envs: int, seed: int, **kwargs):
+    """A vector env for ``config``'s env id with its normalization wrappers (``kwargs``: e.g. render_mode)."""
+    rc = config.run
+    return make_vector_env(
+        rc.env_id,
+        num_envs,
+        seed=seed,
+        vectorization=kwargs.pop("vectorization", rc.vectorization),
         normalize_obs=rc.normalize_obs,
         normalize_reward=rc.normalize_reward,
         gamma=getattr(config.agent, "gamma", 0.99),
         env_kwargs=rc.env_kwargs or None,
+        **kwargs,
     )
-    env = make_vector_env(rc.env_id, rc.num_envs, seed=rc.seed, **env_args)
-    eval_env = make_vector_env(rc.env_id, rc.eval_envs, seed=rc.seed + EVAL_SEED_OFFSET, **env_args)
+
+
+def build_run(config: ResolvedConfig) -> Run:
+    """Seed everything and build envs, network, policy, agent and checkpoint for ``config``."""
+    rc, net = config.run, config.network
+    if rc.deterministic_ops:
+        tf.config.experimental.enable_op_determinism()  # process-wide; needs the seeds set just below
+    keras.utils.set_random_seed(rc.seed)  # Python, NumPy and TensorFlow global seeds
+    env = make_env(config, rc.num_envs, rc.seed)
+    eval_env = make_env(config, rc.eval_envs, rc.seed + EVAL_SEED_OFFSET)
     freeze_normalization(eval_env)
     model = ActorCritic(
         env.single_observation_space,
@@ -89,37 +110,32 @@ def build_run(config: ResolvedConfig) -> Run:
     counters = {
         "env_steps": tf.Variable(0, dtype=tf.int64, trainable=False),
         "updates": tf.Variable(0, dtype=tf.int64, trainable=False),
+        "train_time_s": tf.Variable(0.0, dtype=tf.float64, trainable=False),
+        "best_eval_return": tf.Variable(-np.inf, dtype=tf.float64, trainable=False),
     }
-    checkpoint = make_checkpoint(agent.checkpoint_items(), normalization, counters)
-    return Run(config, env, eval_env, policy, agent, normalization, counters, checkpoint)
+    info = {
+        "env_id": rc.env_id,
+        "algo": rc.algo,
+        "observation_space": str(env.single_observation_space),
+        "action_space": str(env.single_action_space),
+        "network": dataclasses.asdict(net),
+    }
+    checkpoint = make_checkpoint(agent.checkpoint_items(), normalization, counters, info)
+    return Run(config, env, eval_env, policy, agent, normalization, counters, checkpoint, info)
+
+
+def restore_run(run: Run, prefix: str) -> None:
+    """Load checkpoint ``prefix`` into ``run`` (validated) and its normalization statistics into both envs."""
+    ckpt.restore(run.checkpoint, prefix, run.run_info)
+    state = run.normalization.state()
+    if state:
+        set_normalization_state(run.env, state)
+        set_normalization_state(run.eval_env, state)
 
 
 def _dummy_batch(env):
     obs = env.single_observation_space.sample()
     return tf.nest.map_structure(lambda x: np.asarray(x)[None], obs)
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write JSON to a temp file and rename it over ``path``: readers see the old or the new file, whole."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
-
-
-def check_run_dir(logdir: str, run_name: str) -> Path:
-    """``logdir/run_name``, refusing one that already holds files (never overwrite a run). Creates nothing."""
-    run_dir = Path(logdir) / run_name
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise RunDirError(
-            f"Run directory {run_dir} already exists and is not empty; tfpg never overwrites a run. "
-            f"Pick another --run-name, or move that directory away."
-        )
-    return run_dir
-
-
-def default_run_name(config: ResolvedConfig) -> str:
-    rc = config.run
-    return f"{rc.env_id}__{rc.algo}__s{rc.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def sync_eval_normalization(run: Run) -> None:
@@ -129,91 +145,224 @@ def sync_eval_normalization(run: Run) -> None:
         set_normalization_state(run.eval_env, state)
 
 
+class GracefulStop:
+    """SIGINT/SIGTERM handling: the first signal stops training after the current update (which is then
+    checkpointed); a second one aborts at once with ``KeyboardInterrupt``. Only in the main thread."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> GracefulStop:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+        print(
+            f"\ntfpg: {signal.Signals(signum).name} received; saving a checkpoint after this update "
+            f"(send it again to abort without saving)",
+            file=sys.stderr,
+        )
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _crossed(steps: int, every: int, step_size: int) -> bool:
+    """Did the last ``step_size`` steps, ending at ``steps``, pass a multiple of ``every``?"""
+    return every > 0 and steps // every > (steps - step_size) // every
+
+
 def train(
     config: ResolvedConfig,
     run_dir: Path,
     progress: bool = True,
     command: list[str] | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
-    """Train one run into ``run_dir`` and return its summary (also saved as summary.json).
+    """Train one run into ``run_dir`` (or continue it when ``resume``) and return its summary.
 
-    Envs, network and agent are built before anything is written, so bad input leaves no half-made run.
+    Envs, network and agent are built (and on resume the checkpoint restored and validated) before anything
+    is written, so bad input leaves the run directory untouched. On SIGINT/SIGTERM the run saves a
+    checkpoint and returns a summary with ``"interrupted": True`` and ``"signal"``.
+
+    Raises:
+        RunDirError: a new run's directory already holds files.
+        CheckpointError: on resume, the checkpoint is missing, corrupt or from another run.
     """
     start = time.perf_counter()
-    rc = config.run
-    check_run_dir(str(run_dir.parent), run_dir.name)
+    run_dir = Path(run_dir)
+    if not resume:
+        check_run_dir(str(run_dir.parent), run_dir.name)
     run = build_run(config)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run_dir / "config.json", {**config.to_dict(), "command": command or []})
-    logger = TensorBoardLogger(str(run_dir))
-    logger.text("config", "```\n" + json.dumps(config.to_dict(), indent=2) + "\n```")
-    steps_per_rollout = rc.num_envs * config.agent.num_steps
-    num_updates = max(1, rc.total_steps // steps_per_rollout)
-    total_steps = num_updates * steps_per_rollout
-    collector = RolloutCollector(run.env, config.agent.num_steps, rc.seed, run.policy.action_dtype)
-    recent_returns: deque[float] = deque(maxlen=20)
-    bar = tqdm(total=total_steps, unit="step", disable=not progress, mininterval=0.5, file=sys.stderr)
-    train_start = time.perf_counter()
-    train_time = 0.0
-    interrupted = False
-    next_eval = rc.eval_every if rc.eval_every > 0 else None
     try:
-        for update in range(num_updates):
-            steps = update * steps_per_rollout
-            rollout, episodes = collector.collect(run.policy.act, run.policy.value)
-            metrics = run.agent.learn(rollout, progress=steps / total_steps)
-            steps += steps_per_rollout
-            run.counters["env_steps"].assign(steps)
-            run.counters["updates"].assign(update + 1)
-            train_time = time.perf_counter() - train_start
-            scalars = {f"train/{k}": v for k, v in metrics.items()}
-            scalars["time/sps"] = steps / train_time
-            if episodes.returns:
-                recent_returns.extend(episodes.returns)
-                scalars["rollout/episode_return"] = float(np.mean(episodes.returns))
-                scalars["rollout/episode_length"] = float(np.mean(episodes.lengths))
-            logger.write(scalars, step=steps)
-            if next_eval is not None and steps >= next_eval and update + 1 < num_updates:
-                _log_eval(run, logger, steps, rc.eval_episodes)
-                next_eval += rc.eval_every
-                train_start = time.perf_counter() - train_time  # evaluation time is not training time
-            bar.update(steps_per_rollout)
-            if recent_returns:
-                bar.set_postfix(sps=f"{steps / train_time:.0f}", ret=f"{np.mean(recent_returns):.1f}")
-    except KeyboardInterrupt:
-        interrupted = True
+        start_steps = 0
+        if resume:
+            prefix = ckpt.resolve_checkpoint(run_dir, "latest")
+            restore_run(run, prefix)
+            start_steps = int(run.counters["env_steps"].numpy())
+            _recall_best_return(run, run_dir)
+        # --- input is good: from here on the run directory is written ---
+        return _train_loop(config, run, run_dir, start, start_steps, resume, progress, command)
     finally:
-        bar.close()
-    steps_done = int(run.counters["env_steps"].numpy())
-    result = _log_eval(run, logger, steps_done, rc.eval_episodes) if steps_done else None
-    run.normalization.assign(get_normalization_state(run.env))
-    save_checkpoint(run.checkpoint, run_dir / "checkpoint")
+        run.close()
+
+
+def _train_loop(config, run, run_dir, start, start_steps, resume, progress, command) -> dict[str, Any]:
+    rc = config.run
+    run_dir.mkdir(parents=True, exist_ok=True)
+    saved_config = {**config.to_dict(), "command": command or []}
+    if resume:
+        previous = json.loads((run_dir / CONFIG_FILE).read_text())
+        saved_config["command"] = previous.get("command", [])
+        saved_config["resume_commands"] = [*previous.get("resume_commands", []), command or []]
+        trim_events_after(run_dir, start_steps)
+        ckpt.remove_stale(run_dir / ckpt.CHECKPOINT_DIR, start_steps)
+    write_json_atomic(run_dir / CONFIG_FILE, saved_config)
+    logger = TensorBoardLogger(str(run_dir))
+    if not resume:
+        logger.text("config", "```\n" + json.dumps(config.to_dict(), indent=2) + "\n```")
+    manager = ckpt.make_manager(run.checkpoint, run_dir / ckpt.CHECKPOINT_DIR, rc.keep_checkpoints)
+    best_manager = ckpt.make_manager(run.checkpoint, run_dir / ckpt.BEST_DIR, 1)
+
+    steps_per_rollout = rc.num_envs * config.agent.num_steps
+    total_steps = max(1, rc.total_steps // steps_per_rollout) * steps_per_rollout
+    checkpoint_every = rc.checkpoint_every or max(steps_per_rollout, total_steps // 10)
+    # New episodes after a resume: not the ones the run started with.
+    collector = RolloutCollector(
+        run.env, config.agent.num_steps, rc.seed + start_steps, run.policy.action_dtype
+    )
+    recent_returns: deque[float] = deque(maxlen=20)
+    bar = tqdm(
+        total=total_steps,
+        initial=start_steps,
+        unit="step",
+        disable=not progress,
+        mininterval=0.5,
+        file=sys.stderr,
+    )
+    steps, last_saved = start_steps, start_steps if resume else -1
+    prior_time = float(run.counters["train_time_s"].numpy())
+    session_start, eval_time = time.perf_counter(), 0.0
+
+    def train_time() -> float:
+        return prior_time + time.perf_counter() - session_start - eval_time
+
+    def save_latest() -> str:
+        run.counters["train_time_s"].assign(train_time())
+        run.normalization.assign(get_normalization_state(run.env))
+        logger.flush()  # every event up to this step is on disk before the checkpoint that covers it
+        return ckpt.save(manager, steps)
+
+    def evaluate_and_keep_best() -> dict:
+        nonlocal eval_time
+        t0 = time.perf_counter()
+        result = _log_eval(run, logger, steps, rc.eval_episodes)
+        if result["mean_return"] > run.counters["best_eval_return"].numpy():
+            run.counters["best_eval_return"].assign(result["mean_return"])
+            run.counters["train_time_s"].assign(train_time())
+            run.normalization.assign(get_normalization_state(run.env))  # the statistics it was evaluated with
+            prefix = ckpt.save(best_manager, steps)
+            best = {k: v for k, v in result.items() if k not in ("returns", "lengths")}
+            best.update(step=steps, checkpoint=str(Path(prefix).relative_to(run_dir)))
+            write_json_atomic(run_dir / ckpt.BEST_DIR / "best.json", best)
+        eval_time += time.perf_counter() - t0
+        return result
+
+    result, aborted = None, False
+    with GracefulStop() as stop:
+        try:
+            while steps < total_steps and stop.signum is None:
+                rollout, episodes = collector.collect(run.policy.act, run.policy.value)
+                metrics = run.agent.learn(rollout, progress=steps / total_steps)
+                steps += steps_per_rollout
+                run.counters["env_steps"].assign(steps)
+                run.counters["updates"].assign_add(1)
+                scalars = {f"train/{k}": v for k, v in metrics.items()}
+                scalars["time/sps"] = steps / max(train_time(), 1e-9)
+                if episodes.returns:
+                    recent_returns.extend(episodes.returns)
+                    scalars["rollout/episode_return"] = float(np.mean(episodes.returns))
+                    scalars["rollout/episode_length"] = float(np.mean(episodes.lengths))
+                logger.write(scalars, step=steps)
+                if steps < total_steps and _crossed(steps, rc.eval_every, steps_per_rollout):
+                    evaluate_and_keep_best()
+                if steps < total_steps and _crossed(steps, checkpoint_every, steps_per_rollout):
+                    save_latest()
+                    last_saved = steps
+                bar.update(steps_per_rollout)
+                if recent_returns:
+                    bar.set_postfix(sps=f"{scalars['time/sps']:.0f}", ret=f"{np.mean(recent_returns):.1f}")
+            bar.close()
+            if stop.signum is None and steps > start_steps:
+                result = evaluate_and_keep_best()
+            elif stop.signum is None and steps:
+                # Resumed a run that had finished training (e.g. killed before its summary): evaluate only.
+                result = _evaluate(run, rc.eval_episodes)
+            if steps != last_saved:
+                save_latest()
+        except KeyboardInterrupt:
+            aborted = True  # second signal: the state may be mid-update, so keep the last saved checkpoint
     logger.close()
-    run.close()
+    latest = ckpt.latest_in(run_dir / ckpt.CHECKPOINT_DIR)
+    best_prefix = ckpt.latest_in(run_dir / ckpt.BEST_DIR)
+    saved_time = float(run.counters["train_time_s"].numpy()) if not aborted else train_time()
+    steps_done = steps if not aborted else int(latest.rsplit("-", 1)[1]) if latest else 0
+    # A signal that arrives once training is done (e.g. during the final evaluation) stops nothing.
+    stopped_early = aborted or (stop.signum is not None and steps < total_steps)
     summary = {
         "env": rc.env_id,
         "algo": rc.algo,
         "seed": rc.seed,
         "total_steps": steps_done,
         "wall_time_s": round(time.perf_counter() - start, 3),
-        "train_time_s": round(train_time, 3),
-        "sps": round(steps_done / train_time, 1) if train_time else 0.0,
+        "train_time_s": round(saved_time, 3),
+        "sps": round(steps_done / saved_time, 1) if saved_time else 0.0,
         "eval_mean_return": result["mean_return"] if result else None,
         "eval_std_return": result["std_return"] if result else None,
         "eval_mean_length": result["mean_length"] if result else None,
         "eval_episodes": result["episodes"] if result else 0,
-        "interrupted": interrupted,
-        "checkpoint": "checkpoint/ckpt",
+        "interrupted": stopped_early,
+        "signal": (signal.Signals(stop.signum).name if stop.signum else "SIGINT") if stopped_early else None,
+        "resumed_from_step": start_steps if resume else None,
+        "checkpoint": str(Path(latest).relative_to(run_dir)) if latest else None,
+        "best_checkpoint": str(Path(best_prefix).relative_to(run_dir)) if best_prefix else None,
+        "best_eval_return": _finite_or_none(run.counters["best_eval_return"].numpy()),
     }
-    write_json_atomic(run_dir / "summary.json", summary)
-    if interrupted:
+    write_json_atomic(run_dir / SUMMARY_FILE, summary)
+    if aborted:
         raise KeyboardInterrupt
     return summary
 
 
-def _log_eval(run: Run, logger: TensorBoardLogger, steps: int, episodes: int) -> dict:
+def _recall_best_return(run: Run, run_dir: Path) -> None:
+    """A best model saved after the restored checkpoint still counts: later evaluations must beat it."""
+    best_file = run_dir / ckpt.BEST_DIR / "best.json"
+    try:
+        best = float(json.loads(best_file.read_text())["mean_return"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if best > run.counters["best_eval_return"].numpy():
+        run.counters["best_eval_return"].assign(best)
+
+
+def _finite_or_none(value) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _evaluate(run: Run, episodes: int) -> dict:
     sync_eval_normalization(run)
-    result = evaluate(run.policy.predict, run.eval_env, episodes, seed=run.config.run.seed + EVAL_SEED_OFFSET)
+    return evaluate(run.policy.predict, run.eval_env, episodes, seed=run.config.run.seed + EVAL_SEED_OFFSET)
+
+
+def _log_eval(run: Run, logger: TensorBoardLogger, steps: int, episodes: int) -> dict:
+    result = _evaluate(run, episodes)
     logger.write(
         {
             "eval/mean_return": result["mean_return"],

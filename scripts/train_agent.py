@@ -1,8 +1,8 @@
-"""Train an agent: ``python scripts/train_agent.py --env CartPole-v1``.
+"""Train an agent: ``python scripts/train_agent.py --env CartPole-v1``; continue one: ``--resume RUN_DIR``.
 
 Hyperparameters come from ``agents/presets/<algo>.yaml`` (the env's entry, else ``default``); flags and
 ``--set field=value`` override them. The run goes to ``LOGDIR/RUN_NAME/`` (TensorBoard events, config.json,
-checkpoint/, summary.json). Exit codes: 0 done, 2 bad input, 130 interrupted.
+checkpoint/, best/, summary.json). Exit codes: 0 done, 2 bad input, 130 stopped by SIGINT, 143 by SIGTERM.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -18,22 +20,51 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from agents.config import ALGO_CONFIGS, ConfigError, parse_override, resolve_config
 
+# flag attribute -> config field
+FLAG_FIELDS = {
+    "seed": "seed",
+    "total_steps": "total_steps",
+    "num_envs": "num_envs",
+    "eval_episodes": "eval_episodes",
+    "eval_every": "eval_every",
+    "checkpoint_every": "checkpoint_every",
+    "keep_checkpoints": "keep_checkpoints",
+}
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description="Train a tfpg agent on a Gymnasium environment.",
+        description="Train a tfpg agent on a Gymnasium environment, or resume a stopped run.",
         epilog="Example: python scripts/train_agent.py --env CartPole-v1 --seed 1 --set learning_rate=3e-4",
     )
-    parser.add_argument("--env", default="CartPole-v1", help="Gymnasium env id (default: CartPole-v1)")
-    parser.add_argument(
-        "--algo", default="ppo", choices=sorted(ALGO_CONFIGS), help="algorithm (default: ppo)"
-    )
+    parser.add_argument("--env", help="Gymnasium env id (default: CartPole-v1)")
+    parser.add_argument("--algo", choices=sorted(ALGO_CONFIGS), help="algorithm (default: ppo)")
     parser.add_argument("--seed", type=int, help="random seed (default: 0)")
     parser.add_argument("--total-steps", type=int, help="environment steps to train (default: from preset)")
     parser.add_argument("--num-envs", type=int, help="parallel training envs (default: from preset)")
-    parser.add_argument("--eval-episodes", type=int, help="final deterministic eval episodes (default: 20)")
+    parser.add_argument("--eval-episodes", type=int, help="deterministic eval episodes (default: 20)")
+    parser.add_argument(
+        "--eval-every",
+        type=int,
+        help="evaluate every N env steps; the best model goes to best/ (default: 0, end only)",
+    )
+    parser.add_argument(
+        "--checkpoint-every", type=int, help="save a checkpoint every N env steps (default: 0 = every 10%%)"
+    )
+    parser.add_argument("--keep-checkpoints", type=int, help="periodic checkpoints to keep (default: 3)")
+    parser.add_argument(
+        "--deterministic-ops",
+        action="store_true",
+        help="TensorFlow op determinism: runs with the same seed write identical scalars (slower)",
+    )
     parser.add_argument("--logdir", default="runs", help="parent directory of runs (default: runs)")
     parser.add_argument("--run-name", help="run directory name (default: ENV__ALGO__sSEED__TIMESTAMP)")
+    parser.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue RUN_DIR from its latest checkpoint to its total steps; its config.json is used and only "
+        "--total-steps/--eval-*/--checkpoint-every/--keep-checkpoints may change",
+    )
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -46,47 +77,69 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    values = {}
-    for flag, field in [
-        ("seed", "seed"),
-        ("total_steps", "total_steps"),
-        ("num_envs", "num_envs"),
-        ("eval_episodes", "eval_episodes"),
-    ]:
-        if getattr(args, flag) is not None:
-            values[field] = getattr(args, flag)
+    values = {
+        field: getattr(args, flag) for flag, field in FLAG_FIELDS.items() if getattr(args, flag) is not None
+    }
+    if args.deterministic_ops:
+        values["deterministic_ops"] = True
     try:
         values.update(parse_override(text) for text in args.overrides)
-        config = resolve_config(args.algo, args.env, values)
+        if args.resume is None:
+            config = resolve_config(args.algo or "ppo", args.env or "CartPole-v1", values)
     except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return _error(str(err))
 
     # Heavy imports only once the arguments are known to be good.
     import gymnasium
 
-    from agents.trainer import RunDirError, check_run_dir, default_run_name, train
+    from agents.runs import RunInputError, apply_resume_overrides, load_run_config
+    from agents.trainer import check_run_dir, default_run_name, train
 
     try:
-        run_dir = check_run_dir(args.logdir, args.run_name or default_run_name(config))
-    except RunDirError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"tfpg: training {config.run.algo} on {config.run.env_id} (preset: {config.preset}) → {run_dir}")
-    try:
-        summary = train(config, run_dir, progress=not args.no_progress, command=sys.argv)
+        if args.resume is not None:
+            run_dir = Path(args.resume)
+            config = load_run_config(run_dir)
+            if args.env is not None:
+                values["env_id"] = args.env
+            if args.algo is not None:
+                values["algo"] = args.algo
+            config = apply_resume_overrides(config, values)
+            print(f"tfpg: resuming {config.run.algo} on {config.run.env_id} in {run_dir}")
+        else:
+            run_dir = check_run_dir(args.logdir, args.run_name or default_run_name(config))
+            print(
+                f"tfpg: training {config.run.algo} on {config.run.env_id} (preset: {config.preset}) → {run_dir}"
+            )
+        summary = train(
+            config, run_dir, progress=not args.no_progress, command=sys.argv, resume=args.resume is not None
+        )
+    except RunInputError as err:
+        return _error(str(err))
     except KeyboardInterrupt:
-        print(f"\ninterrupted; partial run saved in {run_dir}", file=sys.stderr)
+        print(f"\naborted; the last saved checkpoint is in {run_dir}/checkpoint", file=sys.stderr)
+        print(_resume_hint(run_dir), file=sys.stderr)
         return 130
     except (gymnasium.error.Error, ValueError) as err:  # raised before anything is written
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return _error(str(err))
     print(json.dumps(summary, indent=2))
+    if summary["interrupted"]:
+        print(f"stopped at step {summary['total_steps']}; checkpoint saved in {run_dir}", file=sys.stderr)
+        print(_resume_hint(run_dir), file=sys.stderr)
+        return 128 + int(getattr(signal, summary["signal"] or "SIGINT"))
     print(f"run saved in {run_dir}")
-    print(f"view it: tensorboard --logdir {args.logdir}")
+    print(f"view it: tensorboard --logdir {run_dir.parent}")
     return 0
+
+
+def _resume_hint(run_dir: Path) -> str:
+    return f"resume with: python scripts/train_agent.py --resume {shlex.quote(str(run_dir))}"
 
 
 if __name__ == "__main__":

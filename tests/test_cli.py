@@ -87,7 +87,9 @@ def test_run_directory_layout_and_summary(short_run):
     config = json.loads((run_dir / "config.json").read_text())
     assert config["run"]["total_steps"] == 4096 and config["agent"]["update_epochs"] == 2
     assert config["preset"] == "CartPole-v1"
-    assert (run_dir / "checkpoint" / "ckpt.index").exists()
+    assert (run_dir / (summary["checkpoint"] + ".index")).exists() and summary[
+        "checkpoint"
+    ] == "checkpoint/ckpt-4096"
     assert str(run_dir) in proc.stdout and "tensorboard --logdir" in proc.stdout
 
 

@@ -1,0 +1,98 @@
+"""Load a finished (or stopped) run for evaluation or export: config.json → ``build_run`` → checkpoint.
+
+Building goes through ``agents.trainer.build_run`` and the algorithm registry, so it works for any algorithm
+and any checkpoint is validated against the run's own config before it is used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from agents import checkpoint as ckpt
+from agents.config import ResolvedConfig
+from agents.runs import find_run_dir, load_run_config
+from agents.trainer import Run, build_run, restore_run
+
+
+@dataclass
+class LoadedRun:
+    """A run rebuilt from its directory with one checkpoint restored."""
+
+    run_dir: Path
+    config: ResolvedConfig
+    run: Run
+    checkpoint: str
+    """Prefix of the restored checkpoint."""
+
+    def close(self) -> None:
+        self.run.close()
+
+
+def load_run(path: str | Path, checkpoint: str = "latest") -> LoadedRun:
+    """Rebuild the run that holds ``path`` and restore a checkpoint into it.
+
+    Args:
+        path: a run directory, or a checkpoint inside one (``RUN/best``, ``RUN/checkpoint/ckpt-4096``).
+        checkpoint: ``latest``, ``best`` or a checkpoint path; when ``path`` itself names a checkpoint and
+            this is ``latest``, ``path`` is used.
+
+    Raises:
+        RunInputError: the run directory, its config.json or the checkpoint cannot be used (message says why).
+    """
+    run_dir = find_run_dir(path)
+    config = load_run_config(run_dir)
+    if checkpoint == "latest" and Path(path).resolve() != run_dir.resolve():
+        checkpoint = str(path)
+    prefix = ckpt.resolve_checkpoint(run_dir, checkpoint)
+    run = build_run(config)
+    try:
+        restore_run(run, prefix)
+    except BaseException:
+        run.close()
+        raise
+    return LoadedRun(run_dir, config, run, prefix)
+
+
+def evaluate_loaded(
+    loaded: LoadedRun,
+    episodes: int | None = None,
+    deterministic: bool = True,
+    seed: int | None = None,
+    num_envs: int | None = None,
+    render_mode: str | None = None,
+    video_dir: str | None = None,
+) -> dict:
+    """Evaluate a loaded run on a fresh env carrying the checkpoint's (frozen) normalization statistics.
+
+    Defaults reproduce the training-time evaluation exactly: the run's ``eval_episodes``, ``eval_envs`` and
+    eval seed (``seed + EVAL_SEED_OFFSET``). ``render_mode="human"`` or ``video_dir`` (MP4 files through
+    Gymnasium's ``RecordVideo``) use one env.
+    """
+    import gymnasium as gym
+
+    from agents.evaluation import evaluate
+    from agents.trainer import EVAL_SEED_OFFSET, make_env
+    from envs import freeze_normalization, set_normalization_state
+
+    rc = loaded.config.run
+    seed = rc.seed + EVAL_SEED_OFFSET if seed is None else seed
+    if render_mode or video_dir:
+        num_envs = 1
+    kwargs = {"render_mode": "rgb_array" if video_dir else render_mode} if (render_mode or video_dir) else {}
+    env = make_env(loaded.config, num_envs or rc.eval_envs, seed, **kwargs)
+    try:
+        state = loaded.run.normalization.state()
+        if state:
+            set_normalization_state(env, state)
+        freeze_normalization(env)
+        if video_dir:
+            env = gym.wrappers.vector.RecordVideo(env, video_dir, episode_trigger=lambda _: True)
+        policy = loaded.run.policy
+        if not deterministic:
+            policy.generator.reset_from_seed(seed)
+        return evaluate(
+            lambda obs: policy.predict(obs, deterministic), env, episodes or rc.eval_episodes, seed
+        )
+    finally:
+        env.close()

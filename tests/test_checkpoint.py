@@ -1,0 +1,156 @@
+"""Checkpoints in-process: save → load round trip, validation errors, crash leftovers, event trimming."""
+
+import dataclasses
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from agents import checkpoint as ckpt
+from agents.config import resolve_config
+from agents.rollout import RolloutCollector
+from agents.runs import RunInputError, apply_resume_overrides, trim_events_after
+from agents.trainer import build_run, restore_run
+from envs import get_normalization_state
+
+SMALL = {
+    "num_envs": 4,
+    "num_steps": 32,
+    "minibatch_size": 64,
+    "update_epochs": 2,
+    "hidden_sizes": [16],
+    "eval_envs": 2,
+    "normalize_obs": True,
+}
+
+
+def trained_run(seed=0, updates=2, **extra):
+    run = build_run(resolve_config("ppo", "CartPole-v1", {**SMALL, "seed": seed, **extra}))
+    collector = RolloutCollector(run.env, 32, seed, run.policy.action_dtype)
+    for i in range(updates):
+        rollout, _ = collector.collect(run.policy.act, run.policy.value)
+        run.agent.learn(rollout, progress=i / updates)
+    run.counters["env_steps"].assign(updates * 128)
+    run.normalization.assign(get_normalization_state(run.env))
+    return run
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """A trained run saved with a CheckpointManager, and the prefix."""
+    directory = tmp_path_factory.mktemp("ckpt")
+    run = trained_run()
+    prefix = ckpt.save(ckpt.make_manager(run.checkpoint, directory, 2), 256)
+    yield run, directory, prefix
+    run.close()
+
+
+def test_save_load_gives_identical_actions_values_and_statistics(saved):
+    run, _, prefix = saved
+    obs = np.random.default_rng(0).normal(size=(100, 4)).astype(np.float32)
+    other = build_run(resolve_config("ppo", "CartPole-v1", {**SMALL, "seed": 7}))  # other init, other stats
+    try:
+        assert not np.allclose(other.policy.value(obs), run.policy.value(obs))  # the test can fail
+        restore_run(other, prefix)
+        np.testing.assert_array_equal(other.policy.predict(obs), run.policy.predict(obs))
+        np.testing.assert_array_equal(other.policy.value(obs), run.policy.value(obs))
+        # same generator state → the same sampled actions and log-probs
+        for a, b in zip(other.policy.act(obs), run.policy.act(obs), strict=True):
+            np.testing.assert_array_equal(a, b)
+        saved_stats, restored = run.normalization.state(), get_normalization_state(other.env)
+        assert saved_stats["obs_count"] > 1
+        for key, value in saved_stats.items():
+            np.testing.assert_allclose(restored[key], value, rtol=1e-6)
+        assert int(other.counters["env_steps"].numpy()) == 256
+        assert other.agent.optimizer.iterations.numpy() == run.agent.optimizer.iterations.numpy() > 0
+    finally:
+        other.close()
+
+
+def test_foreign_network_and_env_are_refused_by_name(saved):
+    _, _, prefix = saved
+    wide = build_run(resolve_config("ppo", "CartPole-v1", {**SMALL, "hidden_sizes": [32]}))
+    acrobot = build_run(resolve_config("ppo", "Acrobot-v1", {**SMALL}))
+    try:
+        with pytest.raises(ckpt.CheckpointError, match=r"different run.*hidden_sizes"):
+            restore_run(wide, prefix)
+        with pytest.raises(ckpt.CheckpointError, match=r"env_id: checkpoint has 'CartPole-v1'.*'Acrobot-v1'"):
+            restore_run(acrobot, prefix)
+        # Without run_info (e.g. a hand-made checkpoint) the shape check still refuses it.
+        wide.checkpoint = tf.train.Checkpoint(model=wide.policy.model)
+        with pytest.raises(ckpt.CheckpointError, match="does not fit"):
+            ckpt.restore(wide.checkpoint, prefix)
+    finally:
+        wide.close()
+        acrobot.close()
+
+
+def test_corrupt_and_missing_checkpoints_are_refused(saved, tmp_path):
+    run, directory, _prefix = saved
+    copy = tmp_path / "c"
+    shutil.copytree(directory, copy)
+    data = next(copy.glob("ckpt-256.data-*"))
+    raw = bytearray(data.read_bytes())
+    raw[len(raw) // 2 : len(raw) // 2 + 64] = bytes(64)  # flip bytes inside the tensors
+    data.write_bytes(bytes(raw))
+    with pytest.raises(ckpt.CheckpointError, match="corrupt"):
+        ckpt.restore(run.checkpoint, str(copy / "ckpt-256"), run.run_info)
+    (copy / "ckpt-256.index").write_bytes(b"not an index")
+    with pytest.raises(ckpt.CheckpointError, match="corrupt"):
+        ckpt.restore(run.checkpoint, str(copy / "ckpt-256"), run.run_info)
+    with pytest.raises(ckpt.CheckpointError, match="No latest checkpoint"):
+        ckpt.resolve_checkpoint(tmp_path, "latest")
+    with pytest.raises(ckpt.CheckpointError, match="No best checkpoint"):
+        ckpt.resolve_checkpoint(tmp_path, "best")
+
+
+def test_leftovers_of_a_killed_save_are_ignored_then_removed(saved, tmp_path):
+    """What a kill -9 during save 512 leaves: data without index, a temp dir; the pointer still says 256."""
+    run, directory, _prefix = saved
+    copy = tmp_path / "checkpoint"
+    shutil.copytree(directory, copy)
+    (copy / "ckpt-512.data-00000-of-00001").write_bytes(b"\x00" * 100)
+    (copy / "ckpt-512_temp").mkdir()
+    (copy / "ckpt-512_temp" / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"x")
+    latest = ckpt.latest_in(copy)
+    assert latest.endswith("ckpt-256")
+    ckpt.restore(run.checkpoint, latest, run.run_info)
+    ckpt.remove_stale(copy, 256)
+    assert sorted(p.name for p in copy.iterdir()) == [
+        "checkpoint",
+        "ckpt-256.data-00000-of-00001",
+        "ckpt-256.index",
+    ]
+
+
+def test_trim_events_after_drops_later_steps_and_torn_records(tmp_path):
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    with writer.as_default():
+        for step in range(1, 6):
+            tf.summary.scalar("x", float(step), step=step)
+    writer.close()
+    events = next(tmp_path.glob("events.out.tfevents.*"))
+    with events.open("ab") as f:
+        f.write(b"\x10\x00\x00\x00partial")  # a record torn by a kill
+    assert trim_events_after(tmp_path, 3) == 2  # steps 4 and 5
+    assert not events.read_bytes().endswith(b"partial")  # the torn record is not copied
+    acc = EventAccumulator(str(tmp_path), size_guidance={"tensors": 0})
+    acc.Reload()
+    assert [e.step for e in acc.Tensors("x")] == [1, 2, 3]
+    before = events.read_bytes()
+    assert trim_events_after(tmp_path, 3) == 0 and events.read_bytes() == before  # untouched when clean
+
+
+def test_resume_overrides_allow_budget_changes_only():
+    config = resolve_config("ppo", "CartPole-v1", {})
+    new = apply_resume_overrides(config, {"total_steps": 200_000, "eval_every": 5000, "seed": 0})
+    assert new.run.total_steps == 200_000 and new.run.eval_every == 5000
+    assert dataclasses.asdict(new.agent) == dataclasses.asdict(config.agent)
+    with pytest.raises(RunInputError, match=r"Cannot change learning_rate \(saved 0.001, given 0.1\)"):
+        apply_resume_overrides(config, {"learning_rate": 0.1})
+    with pytest.raises(RunInputError, match="Cannot change env_id"):
+        apply_resume_overrides(config, {"env_id": "Acrobot-v1"})
+    with pytest.raises(RunInputError, match="Unknown config field"):
+        apply_resume_overrides(config, {"learnin_rate": 0.1})

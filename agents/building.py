@@ -12,8 +12,11 @@ from envs import make_vector_env
 from networks import ActorCritic
 
 
-def make_train_env(config: ResolvedConfig, num_envs: int, seed: int, **overrides) -> gym.vector.VectorEnv:
-    """A vector env as the run's config describes it (sub-env i is seeded ``seed + i`` at its first reset)."""
+def make_env(config: ResolvedConfig, num_envs: int, seed: int, **overrides) -> gym.vector.VectorEnv:
+    """A vector env as the run's config describes it (sub-env i is seeded ``seed + i`` at its first reset).
+
+    ``overrides`` replace ``make_vector_env`` arguments (e.g. ``render_mode``, ``vectorization``).
+    """
     rc = config.run
     kwargs = dict(
         vectorization=rc.vectorization,

@@ -71,8 +71,9 @@ def evaluate_loaded(
     """
     import gymnasium as gym
 
+    from agents.building import make_env
     from agents.evaluation import evaluate
-    from agents.trainer import EVAL_SEED_OFFSET, make_env
+    from agents.trainer import EVAL_SEED_OFFSET
     from envs import freeze_normalization, set_normalization_state
 
     rc = loaded.config.run

@@ -64,7 +64,7 @@ class RolloutWorker:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import tensorflow as tf
 
-        from agents.building import make_policy, make_train_env
+        from agents.building import make_env, make_policy
         from agents.config import ResolvedConfig
         from agents.rollout import RolloutCollector
 
@@ -72,7 +72,7 @@ class RolloutWorker:
         tf.config.threading.set_inter_op_parallelism_threads(1)
         config = ResolvedConfig.from_dict(config_dict)
         seed = config.run.seed + worker_index * envs_per_worker
-        self.env = make_train_env(config, envs_per_worker, seed)
+        self.env = make_env(config, envs_per_worker, seed)
         # Worker 0 samples with the learner's own seed, so one worker reproduces the in-process run.
         self.policy = make_policy(config, self.env, seed=config.run.seed + worker_index)
         self.collector = RolloutCollector(self.env, config.agent.num_steps, seed, self.policy.action_dtype)

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from agents import checkpoint as ckpt
 from agents.acting import Policy
+from agents.building import make_env, make_policy
 from agents.checkpoint import NormalizationVariables, make_checkpoint
 from agents.config import ResolvedConfig
 from agents.evaluation import evaluate
@@ -42,8 +43,7 @@ from agents.runs import (  # re-exported: scripts and other tools import them fr
     trim_events_after,
     write_json_atomic,
 )
-from envs import freeze_normalization, get_normalization_state, make_vector_env, set_normalization_state
-from networks import ActorCritic
+from envs import freeze_normalization, get_normalization_state, set_normalization_state
 
 __all__ = ["RunDirError", "RunInputError", "build_run", "check_run_dir", "default_run_name", "train"]
 
@@ -70,22 +70,6 @@ class Run:
         self.eval_env.close()
 
 
-def make_env(config: ResolvedConfig, num_envs: int, seed: int, **kwargs):
-    """A vector env for ``config``'s env id with its normalization wrappers (``kwargs``: e.g. render_mode)."""
-    rc = config.run
-    return make_vector_env(
-        rc.env_id,
-        num_envs,
-        seed=seed,
-        vectorization=kwargs.pop("vectorization", rc.vectorization),
-        normalize_obs=rc.normalize_obs,
-        normalize_reward=rc.normalize_reward,
-        gamma=getattr(config.agent, "gamma", 0.99),
-        env_kwargs=rc.env_kwargs or None,
-        **kwargs,
-    )
-
-
 def build_run(config: ResolvedConfig) -> Run:
     """Seed everything and build envs, network, policy, agent and checkpoint for ``config``."""
     rc, net = config.run, config.network
@@ -95,16 +79,7 @@ def build_run(config: ResolvedConfig) -> Run:
     env = make_env(config, rc.num_envs, rc.seed)
     eval_env = make_env(config, rc.eval_envs, rc.seed + EVAL_SEED_OFFSET)
     freeze_normalization(eval_env)
-    model = ActorCritic(
-        env.single_observation_space,
-        env.single_action_space,
-        hidden_sizes=tuple(net.hidden_sizes),
-        activation=net.activation,
-        share_trunk=net.share_trunk,
-        log_std_init=net.log_std_init,
-    )
-    policy = Policy(model, env.single_observation_space, env.single_action_space, seed=rc.seed)
-    policy.value(_dummy_batch(env))  # builds the model's weights before the optimizer sees them
+    policy = make_policy(config, env, seed=rc.seed)
     agent = ALGORITHMS[rc.algo].factory(config.agent, policy, env)
     normalization = NormalizationVariables(get_normalization_state(env))
     counters = {
@@ -131,11 +106,6 @@ def restore_run(run: Run, prefix: str) -> None:
     if state:
         set_normalization_state(run.env, state)
         set_normalization_state(run.eval_env, state)
-
-
-def _dummy_batch(env):
-    obs = env.single_observation_space.sample()
-    return tf.nest.map_structure(lambda x: np.asarray(x)[None], obs)
 
 
 def sync_eval_normalization(run: Run) -> None:

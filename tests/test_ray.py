@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.building import make_policy, make_train_env
+from agents.building import make_env, make_policy
 from agents.config import resolve_config
 from agents.ray_backend import RayRolloutCollector, init_ray
 from agents.rollout import RolloutCollector
@@ -27,7 +27,7 @@ def ray_cluster():
 
 def test_one_worker_reproduces_in_process_rollout(ray_cluster):
     config = resolve_config("ppo", "CartPole-v1", SMALL)
-    env = make_train_env(config, 4, seed=3)
+    env = make_env(config, 4, seed=3)
     policy = make_policy(config, env, seed=3)
     local, _ = RolloutCollector(env, 16, 3, policy.action_dtype).collect(policy.act, policy.value)
     env.close()
@@ -47,7 +47,7 @@ def test_one_worker_reproduces_in_process_rollout(ray_cluster):
 
 def test_two_workers_concatenate_along_env_axis_and_survive_a_kill(ray_cluster, capfd):
     config = resolve_config("ppo", "CartPole-v1", SMALL)
-    env = make_train_env(config, 4, seed=3)
+    env = make_env(config, 4, seed=3)
     policy = make_policy(config, env, seed=3)
     env.close()
     remote = RayRolloutCollector(

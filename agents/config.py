@@ -60,6 +60,16 @@ class RunConfig:
     """Turn on TensorFlow op determinism, so two runs with the same seed write identical scalars."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Extra keyword arguments for gymnasium.make."""
+    backend: str = "inprocess"
+    """Where rollouts are collected: inprocess (one vector env in this process) or ray (Ray actor workers)."""
+    num_workers: int = 2
+    """Ray rollout workers (backend=ray); they split num_envs between them."""
+    envs_per_worker: int = 0
+    """Envs per Ray worker (backend=ray); when set, num_envs becomes num_workers * envs_per_worker."""
+    ray_address: str | None = None
+    """Ray cluster to join (else RAY_ADDRESS, else a local Ray started with this machine's CPUs)."""
+    worker_timeout_s: float = 300.0
+    """Longest wait for one worker's rollout before it is replaced and its share collected again."""
 
 
 @dataclass
@@ -161,9 +171,27 @@ def resolve_config(algo: str, env_id: str, values: dict[str, Any]) -> ResolvedCo
             )
         chosen[part][name] = _check_type(parts[part], name, value)
     built = {part: cls(**chosen[part]) for part, cls in parts.items()}
+    _check_backend(built["run"])
     return ResolvedConfig(
         run=built["run"], network=built["network"], agent=built["agent"], preset=preset_name
     )
+
+
+def _check_backend(run: RunConfig) -> None:
+    """Backend choice and the split of envs over Ray workers (num_envs is fixed up from envs_per_worker)."""
+    if run.backend not in ("inprocess", "ray"):
+        raise ConfigError(f"backend must be 'inprocess' or 'ray', got {run.backend!r}.")
+    if run.backend != "ray":
+        return
+    if run.num_workers < 1:
+        raise ConfigError(f"num_workers must be at least 1 with backend=ray, got {run.num_workers}.")
+    if run.envs_per_worker > 0:
+        run.num_envs = run.num_workers * run.envs_per_worker
+    elif run.num_envs % run.num_workers:
+        raise ConfigError(
+            f"num_envs={run.num_envs} does not split evenly over num_workers={run.num_workers}; "
+            f"set --envs-per-worker, or a num_envs that is a multiple of num_workers."
+        )
 
 
 def _check_type(cls: type, name: str, value: Any) -> Any:

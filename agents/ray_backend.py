@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agents.rollout import EpisodeStats, Rollout
+from envs import get_normalization_state, set_normalization_state
 from envs.stats import merge_deltas
 
 RAY_INSTALL_HINT = "Ray is not installed; install the extra with: pip install -e '.[ray]'"
@@ -60,7 +61,7 @@ def init_ray(address: str | None = None, num_cpus: int | None = None):
 class RolloutWorker:
     """One worker's env + policy copy. Built inside a Ray actor process (or in-process, for tests)."""
 
-    def __init__(self, config_dict: dict, worker_index: int, envs_per_worker: int) -> None:
+    def __init__(self, config_dict: dict, worker_index: int, envs_per_worker: int, seed: int) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import tensorflow as tf
 
@@ -71,11 +72,13 @@ class RolloutWorker:
         tf.config.threading.set_intra_op_parallelism_threads(1)  # one core per worker
         tf.config.threading.set_inter_op_parallelism_threads(1)
         config = ResolvedConfig.from_dict(config_dict)
-        seed = config.run.seed + worker_index * envs_per_worker
-        self.env = make_env(config, envs_per_worker, seed)
+        env_seed = seed + worker_index * envs_per_worker  # the learner's env index of this worker's first env
+        self.env = make_env(config, envs_per_worker, env_seed)
         # Worker 0 samples with the learner's own seed, so one worker reproduces the in-process run.
         self.policy = make_policy(config, self.env, seed=config.run.seed + worker_index)
-        self.collector = RolloutCollector(self.env, config.agent.num_steps, seed, self.policy.action_dtype)
+        self.collector = RolloutCollector(
+            self.env, config.agent.num_steps, env_seed, self.policy.action_dtype
+        )
 
     def collect(self, weights: list, normalization: dict) -> tuple[Rollout, EpisodeStats, dict, float]:
         from envs import get_normalization_state, set_normalization_state
@@ -125,38 +128,39 @@ class CollectInfo:
 
 
 class RayRolloutCollector:
-    """Collects rollouts on ``num_workers`` Ray actors; ``collect(policy)`` mirrors the in-process collector."""
+    """Collects rollouts on Ray actors; ``collect(policy)`` returns what the in-process collection returns.
 
-    def __init__(
-        self,
-        config_dict: dict,
-        num_workers: int,
-        envs_per_worker: int,
-        normalization: dict,
-        address: str | None = None,
-        num_cpus: int | None = None,
-        timeout_s: float = 300.0,
-        max_retries: int = 3,
-    ) -> None:
+    Args:
+        config: the run's config (``run.num_workers``, ``run.num_envs``, ``run.ray_address``, ...).
+        learner_env: the learner's env; it holds the shared normalization statistics (read at start, written
+            after every merge), so checkpoints and evaluation see them as in an in-process run.
+        seed: base env seed; worker w's env i is seeded ``seed + w * envs_per_worker + i``.
+        max_retries: failed attempts tolerated for one rollout before giving up with an error.
+    """
+
+    def __init__(self, config, learner_env, seed: int, max_retries: int = 3) -> None:
+        rc = config.run
         self._owns_ray = not import_ray().is_initialized()
-        self.ray = ray = init_ray(address, num_cpus)
-        self.config_dict = config_dict
-        self.num_workers = num_workers
-        self.envs_per_worker = envs_per_worker
-        self.normalization = normalization
-        self.timeout_s = timeout_s
+        self.ray = ray = init_ray(rc.ray_address, num_cpus=None)
+        self.config_dict = config.to_dict()
+        self.learner_env = learner_env
+        self.seed = seed
+        self.num_workers = rc.num_workers
+        self.envs_per_worker = rc.num_envs // rc.num_workers
+        self.normalization = get_normalization_state(learner_env)
+        self.timeout_s = rc.worker_timeout_s
         self.max_retries = max_retries
         self.total_failures = 0
         self._actor_cls = ray.remote(num_cpus=1, max_restarts=0)(RolloutWorker)
-        self.workers = [self._start(i) for i in range(num_workers)]
+        self.workers = [self._start(i) for i in range(self.num_workers)]
 
     def _start(self, index: int):
-        return self._actor_cls.remote(self.config_dict, index, self.envs_per_worker)
+        return self._actor_cls.remote(self.config_dict, index, self.envs_per_worker, self.seed)
 
     def worker_pids(self) -> list[int]:
         return self.ray.get([w.pid.remote() for w in self.workers], timeout=self.timeout_s)
 
-    def collect(self, policy) -> tuple[Rollout, EpisodeStats, CollectInfo]:
+    def collect(self, policy) -> tuple[Rollout, EpisodeStats, dict[str, float]]:
         """One rollout from every worker with the learner's current weights and normalization statistics."""
         ray = self.ray
         start = time.perf_counter()
@@ -193,10 +197,15 @@ class RayRolloutCollector:
             episodes.lengths.extend(r[1].lengths)
         if self.normalization:
             self.normalization = merge_deltas(self.normalization, [r[2] for r in ordered])
+            set_normalization_state(self.learner_env, self.normalization)
         steps_per_worker = rollout.num_steps * self.envs_per_worker
         info.worker_sps = [steps_per_worker / max(r[3], 1e-9) for r in ordered]
         info.learner_wait_s = time.perf_counter() - start
-        return rollout, episodes, info
+        self.last_info = info
+        scalars = {f"time/worker_{i}_sps": sps for i, sps in enumerate(info.worker_sps)}
+        scalars["time/learner_wait_s"] = info.learner_wait_s
+        scalars["time/worker_failures"] = float(self.total_failures)
+        return rollout, episodes, scalars
 
     def close(self) -> None:
         for worker in self.workers:

@@ -28,11 +28,11 @@ from agents import checkpoint as ckpt
 from agents.acting import Policy
 from agents.building import make_env, make_policy
 from agents.checkpoint import NormalizationVariables, make_checkpoint
+from agents.collection import make_collection
 from agents.config import ResolvedConfig
 from agents.evaluation import evaluate
 from agents.logging import TensorBoardLogger
 from agents.registry import ALGORITHMS
-from agents.rollout import RolloutCollector
 from agents.runs import (  # re-exported: scripts and other tools import them from here
     CONFIG_FILE,
     SUMMARY_FILE,
@@ -205,9 +205,7 @@ def _train_loop(config, run, run_dir, start, start_steps, resume, progress, comm
     total_steps = max(1, rc.total_steps // steps_per_rollout) * steps_per_rollout
     checkpoint_every = rc.checkpoint_every or max(steps_per_rollout, total_steps // 10)
     # New episodes after a resume: not the ones the run started with.
-    collector = RolloutCollector(
-        run.env, config.agent.num_steps, rc.seed + start_steps, run.policy.action_dtype
-    )
+    collection = make_collection(config, run.env, run.policy, seed=rc.seed + start_steps)
     recent_returns: deque[float] = deque(maxlen=20)
     bar = tqdm(
         total=total_steps,
@@ -249,12 +247,13 @@ def _train_loop(config, run, run_dir, start, start_steps, resume, progress, comm
     with GracefulStop() as stop:
         try:
             while steps < total_steps and stop.signum is None:
-                rollout, episodes = collector.collect(run.policy.act, run.policy.value)
+                rollout, episodes, collect_scalars = collection.collect(run.policy)
                 metrics = run.agent.learn(rollout, progress=steps / total_steps)
                 steps += steps_per_rollout
                 run.counters["env_steps"].assign(steps)
                 run.counters["updates"].assign_add(1)
                 scalars = {f"train/{k}": v for k, v in metrics.items()}
+                scalars.update(collect_scalars)
                 scalars["time/sps"] = steps / max(train_time(), 1e-9)
                 if episodes.returns:
                     recent_returns.extend(episodes.returns)
@@ -279,6 +278,8 @@ def _train_loop(config, run, run_dir, start, start_steps, resume, progress, comm
                 save_latest()
         except KeyboardInterrupt:
             aborted = True  # second signal: the state may be mid-update, so keep the last saved checkpoint
+        finally:
+            collection.close()
     logger.close()
     latest = ckpt.latest_in(run_dir / ckpt.CHECKPOINT_DIR)
     best_prefix = ckpt.latest_in(run_dir / ckpt.BEST_DIR)

@@ -29,6 +29,10 @@ FLAG_FIELDS = {
     "eval_every": "eval_every",
     "checkpoint_every": "checkpoint_every",
     "keep_checkpoints": "keep_checkpoints",
+    "backend": "backend",
+    "num_workers": "num_workers",
+    "envs_per_worker": "envs_per_worker",
+    "ray_address": "ray_address",
 }
 
 
@@ -56,6 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--deterministic-ops",
         action="store_true",
         help="TensorFlow op determinism: runs with the same seed write identical scalars (slower)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=["inprocess", "ray"],
+        help="rollout collection: inprocess (default) or ray workers",
+    )
+    parser.add_argument("--num-workers", type=int, help="Ray rollout workers (default: 2)")
+    parser.add_argument(
+        "--envs-per-worker", type=int, help="envs per Ray worker (default: num_envs / workers)"
+    )
+    parser.add_argument(
+        "--ray-address", help="Ray cluster address to join (default: RAY_ADDRESS or a local Ray)"
     )
     parser.add_argument("--logdir", default="runs", help="parent directory of runs (default: runs)")
     parser.add_argument("--run-name", help="run directory name (default: ENV__ALGO__sSEED__TIMESTAMP)")

@@ -30,38 +30,38 @@ def test_one_worker_reproduces_in_process_rollout(ray_cluster):
     env = make_env(config, 4, seed=3)
     policy = make_policy(config, env, seed=3)
     local, _ = RolloutCollector(env, 16, 3, policy.action_dtype).collect(policy.act, policy.value)
-    env.close()
-
     policy.generator.reset_from_seed(3)  # the worker samples from the same stream as a fresh learner
-    remote = RayRolloutCollector(config.to_dict(), num_workers=1, envs_per_worker=4, normalization={})
+    remote = RayRolloutCollector(resolve_config("ppo", "CartPole-v1", {**SMALL, "backend": "ray", "num_workers": 1}),
+                                 env, seed=3)  # fmt: skip
     try:
-        rollout, _, info = remote.collect(policy)
+        rollout, _, scalars = remote.collect(policy)
     finally:
         remote.close()
+        env.close()
     np.testing.assert_array_equal(rollout.observations, local.observations)
     np.testing.assert_array_equal(rollout.actions, local.actions)
     np.testing.assert_allclose(rollout.log_probs, local.log_probs, rtol=1e-5)
     np.testing.assert_array_equal(rollout.valid, local.valid)
-    assert info.failures == 0 and len(info.worker_sps) == 1
+    assert remote.last_info.failures == 0 and set(scalars) == {
+        "time/worker_0_sps", "time/learner_wait_s", "time/worker_failures"
+    }  # fmt: skip
 
 
 def test_two_workers_concatenate_along_env_axis_and_survive_a_kill(ray_cluster, capfd):
-    config = resolve_config("ppo", "CartPole-v1", SMALL)
+    config = resolve_config("ppo", "CartPole-v1", {**SMALL, "backend": "ray", "worker_timeout_s": 60})
     env = make_env(config, 4, seed=3)
     policy = make_policy(config, env, seed=3)
-    env.close()
-    remote = RayRolloutCollector(
-        config.to_dict(), num_workers=2, envs_per_worker=2, normalization={}, timeout_s=60
-    )
+    remote = RayRolloutCollector(config, env, seed=3)
     try:
         first, _, _ = remote.collect(policy)
         assert first.observations.shape == (16, 4, 4)
         # sub-envs are seeded 3, 4 (worker 0) and 5, 6 (worker 1): all first observations differ
         assert len({tuple(o) for o in first.observations[0]}) == 4
         os.kill(remote.worker_pids()[1], signal.SIGKILL)
-        second, _, info = remote.collect(policy)
-        assert info.failures >= 1 and remote.total_failures >= 1
+        second, _, scalars = remote.collect(policy)
+        assert remote.last_info.failures >= 1 and scalars["time/worker_failures"] >= 1
         assert second.observations.shape == (16, 4, 4) and np.isfinite(second.values).all()
         assert "rollout worker 1 failed" in capfd.readouterr().err
     finally:
         remote.close()
+        env.close()

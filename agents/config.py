@@ -60,6 +60,12 @@ class RunConfig:
     """Turn on TensorFlow op determinism, so two runs with the same seed write identical scalars."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Extra keyword arguments for gymnasium.make."""
+    histogram_every: int = 10
+    """Write weight/gradient/action/advantage histograms every this many updates (0: never)."""
+    video: bool = True
+    """At each evaluation, record one episode (when the env renders rgb_array): MP4 in videos/ + frames in TB."""
+    log_graph: bool = False
+    """Write the compiled update step's graph to TensorBoard (traced once, at the first update)."""
     backend: str = "inprocess"
     """Where rollouts are collected: inprocess (one vector env in this process) or ray (Ray actor workers)."""
     num_workers: int = 2

@@ -36,6 +36,37 @@ class TensorBoardLogger:
         with self._writer.as_default(step=step):
             tf.summary.text(tag, text)
 
+    def histograms(self, values: Mapping[str, object], step: int) -> None:
+        """One histogram per tag (weights, gradients, actions, advantages, ...)."""
+        with self._writer.as_default(step=step):
+            for tag, value in values.items():
+                tf.summary.histogram(tag, value)
+
+    def images(self, tag: str, images, step: int, max_outputs: int = 8) -> None:
+        """uint8 images [K, H, W, C] under one tag (TensorBoard shows up to ``max_outputs`` of them)."""
+        with self._writer.as_default(step=step):
+            tf.summary.image(tag, images, max_outputs=max_outputs)
+
+    def hparams(
+        self, hparams: Mapping[str, bool | int | float | str], metrics: list[str], trial_id: str
+    ) -> None:
+        """The run's hyperparameters for TensorBoard's HParams tab; ``metrics`` are scalar tags to compare."""
+        from tensorboard.plugins.hparams import api as hp
+
+        with self._writer.as_default(step=0):
+            hp.hparams_config(
+                hparams=[hp.HParam(name) for name in hparams], metrics=[hp.Metric(m) for m in metrics]
+            )
+            hp.hparams(dict(hparams), trial_id=trial_id)
+
+    def trace_on(self) -> None:
+        """Record the graphs of the ``tf.function``s run until ``trace_export``."""
+        tf.summary.trace_on(graph=True, profiler=False)
+
+    def trace_export(self, name: str, step: int) -> None:
+        with self._writer.as_default(step=step):
+            tf.summary.trace_export(name=name, step=step)
+
     def flush(self) -> None:
         self._writer.flush()
 

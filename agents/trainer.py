@@ -43,6 +43,7 @@ from agents.runs import (  # re-exported: scripts and other tools import them fr
     trim_events_after,
     write_json_atomic,
 )
+from agents.summaries import log_policy_video, log_run_header, policy_histograms
 from envs import freeze_normalization, get_normalization_state, set_normalization_state
 
 __all__ = ["RunDirError", "RunInputError", "build_run", "check_run_dir", "default_run_name", "train"]
@@ -197,7 +198,11 @@ def _train_loop(config, run, run_dir, start, start_steps, resume, progress, comm
     write_json_atomic(run_dir / CONFIG_FILE, saved_config)
     logger = TensorBoardLogger(str(run_dir))
     if not resume:
-        logger.text("config", "```\n" + json.dumps(config.to_dict(), indent=2) + "\n```")
+        log_run_header(logger, config.to_dict(), command or [], trial_id=run_dir.name)
+
+    def video_env(**kwargs):
+        return make_env(config, 1, rc.seed + EVAL_SEED_OFFSET, vectorization="sync", **kwargs)
+
     manager = ckpt.make_manager(run.checkpoint, run_dir / ckpt.CHECKPOINT_DIR, rc.keep_checkpoints)
     best_manager = ckpt.make_manager(run.checkpoint, run_dir / ckpt.BEST_DIR, 1)
 
@@ -232,6 +237,8 @@ def _train_loop(config, run, run_dir, start, start_steps, resume, progress, comm
         nonlocal eval_time
         t0 = time.perf_counter()
         result = _log_eval(run, logger, steps, rc.eval_episodes)
+        if rc.video:
+            log_policy_video(logger, run_dir, run, video_env, steps)
         if result["mean_return"] > run.counters["best_eval_return"].numpy():
             run.counters["best_eval_return"].assign(result["mean_return"])
             run.counters["train_time_s"].assign(train_time())
@@ -247,13 +254,25 @@ def _train_loop(config, run, run_dir, start, start_steps, resume, progress, comm
     with GracefulStop() as stop:
         try:
             while steps < total_steps and stop.signum is None:
+                t0 = time.perf_counter()
                 rollout, episodes, collect_scalars = collection.collect(run.policy)
+                t1 = time.perf_counter()
+                trace_graph = rc.log_graph and steps == start_steps
+                if trace_graph:
+                    logger.trace_on()
                 metrics = run.agent.learn(rollout, progress=steps / total_steps)
+                if trace_graph:
+                    logger.trace_export("train/update_step", steps)
+                t2 = time.perf_counter()
                 steps += steps_per_rollout
                 run.counters["env_steps"].assign(steps)
                 run.counters["updates"].assign_add(1)
                 scalars = {f"train/{k}": v for k, v in metrics.items()}
                 scalars.update(collect_scalars)
+                scalars["time/collect_s"], scalars["time/update_s"] = t1 - t0, t2 - t1
+                updates = int(run.counters["updates"].numpy())
+                if rc.histogram_every and updates % rc.histogram_every == 0:
+                    logger.histograms(policy_histograms(run.policy, rollout, run.agent), steps)
                 scalars["time/sps"] = steps / max(train_time(), 1e-9)
                 if episodes.returns:
                     recent_returns.extend(episodes.returns)

@@ -1,0 +1,121 @@
+"""TensorBoard beyond scalars: run header (config text, command, hparams), histograms, policy videos.
+
+What goes where (all at env-step x-axis):
+    text      config, command                        at step 0
+    hparams   the flattened config + eval/mean_return  HParams tab, one trial per run
+    histograms weights/<variable>, gradients/<variable> (when the agent provides them), rollout/actions,
+              train/advantages, train/value_targets, policy/log_std   every ``histogram_every`` updates
+    images    eval/video_frames: frames of one deterministic episode   at each periodic evaluation
+    videos    RUN_DIR/videos/eval-<step>.mp4                           at each periodic evaluation
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from agents.logging import TensorBoardLogger
+from envs import freeze_normalization, get_normalization_state, set_normalization_state
+
+HPARAM_METRICS = ["eval/mean_return", "eval/std_return", "rollout/episode_return"]
+
+
+def flatten_config(config: dict[str, Any]) -> dict[str, bool | int | float | str]:
+    """``{"agent": {"gamma": .99}}`` → ``{"agent.gamma": .99}``; values the HParams plugin can't hold become text."""
+    flat: dict[str, bool | int | float | str] = {}
+    for part, fields in config.items():
+        if not isinstance(fields, dict):
+            continue
+        for name, value in fields.items():
+            ok = isinstance(value, bool | int | float | str)
+            flat[f"{part}.{name}"] = value if ok else json.dumps(value)
+    return flat
+
+
+def log_run_header(
+    logger: TensorBoardLogger, config: dict[str, Any], command: list[str], trial_id: str
+) -> None:
+    """Config and command line as text at step 0, and the run's hyperparameters for the HParams tab."""
+    logger.text("config", "```\n" + json.dumps(config, indent=2) + "\n```")
+    logger.text("command", "`" + " ".join(command or ["(library call)"]) + "`")
+    logger.hparams(flatten_config(config), HPARAM_METRICS, trial_id)
+
+
+def policy_histograms(policy, rollout, agent) -> dict[str, np.ndarray]:
+    """Histogram values for one update: weights per variable, the rollout's actions, the agent's extras.
+
+    ``agent.histograms()``, when the agent has it, adds what only the update knows (advantages, value targets,
+    gradients per variable).
+    """
+    values: dict[str, np.ndarray] = {}
+    for variable in policy.model.trainable_variables:
+        values[f"weights/{variable.path}"] = variable.numpy()
+        if "log_std" in variable.path:
+            values["policy/log_std"] = variable.numpy()
+    valid = rollout.valid.astype(bool)  # [T, N]: not the autoreset rows
+    values["rollout/actions"] = np.asarray(rollout.actions)[valid].astype(np.float32)
+    extras = getattr(agent, "histograms", None)
+    if extras is not None:
+        values.update(extras())
+    return values
+
+
+def record_episode(policy, make_env_fn, normalization: dict, seed: int, max_steps: int = 1000) -> np.ndarray:
+    """Frames [T, H, W, 3] uint8 of one deterministic episode, or an empty array if the env cannot render.
+
+    ``make_env_fn(render_mode=...)`` builds a 1-env vector env like the evaluation env; it gets the training
+    env's current normalization statistics, frozen, so the video shows what evaluation measures.
+    """
+    try:
+        env = make_env_fn(render_mode="rgb_array")
+    except (
+        gym.error.Error,
+        TypeError,
+        ValueError,
+        ImportError,
+    ):  # cannot render rgb_array: videos are optional
+        return np.zeros((0, 0, 0, 3), np.uint8)
+    try:
+        if normalization:
+            set_normalization_state(env, normalization)
+        freeze_normalization(env)
+        obs, _ = env.reset(seed=seed)
+        frames = []
+        for _ in range(max_steps):
+            frame = env.render()
+            frames.append(np.asarray(frame[0] if isinstance(frame, list | tuple) else frame))
+            obs, _, terminated, truncated, _ = env.step(policy.predict(obs))
+            if terminated[0] or truncated[0]:
+                break
+        return np.stack(frames).astype(np.uint8)
+    finally:
+        env.close()
+
+
+def save_mp4(frames: np.ndarray, path: Path, fps: int = 30) -> bool:
+    """Write frames as an MP4 (moviepy, from the ``video`` extra); False when moviepy is missing."""
+    try:
+        from moviepy import ImageSequenceClip
+    except ImportError:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clip = ImageSequenceClip(list(frames), fps=fps)
+    tmp = path.with_name(f".{path.name}.tmp.mp4")
+    clip.write_videofile(str(tmp), codec="libx264", audio=False, logger=None)
+    tmp.replace(path)
+    return True
+
+
+def log_policy_video(logger, run_dir: Path, run, make_env_fn, step: int, num_frames: int = 6) -> Path | None:
+    """Record one episode: MP4 into ``run_dir/videos`` and ``num_frames`` evenly spaced frames as images."""
+    frames = record_episode(run.policy, make_env_fn, get_normalization_state(run.env), run.config.run.seed)
+    if len(frames) == 0:
+        return None
+    picks = np.linspace(0, len(frames) - 1, num=min(num_frames, len(frames))).astype(int)
+    logger.images("eval/video_frames", frames[picks], step=step, max_outputs=num_frames)
+    path = run_dir / "videos" / f"eval-{step}.mp4"
+    return path if save_mp4(frames, path, fps=run.env.metadata.get("render_fps") or 30) else None

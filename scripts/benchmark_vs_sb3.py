@@ -27,6 +27,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from agents.config import parse_override  # noqa: E402  (light: no TensorFlow import)
+
 # Each case: env, budget, threshold, SB3 algorithm + kwargs (RL-Zoo hyperparameters), and the same settings
 # as tfpg config overrides. "lin" learning rates / clip ranges decay linearly to 0 on both sides.
 CASES: dict[str, dict] = {
@@ -116,7 +118,7 @@ THROUGHPUT = dict(
     threshold=475.0,
     eval_every=0,
     num_envs=64,
-    tfpg=dict(num_steps=64, minibatch_size=1024, update_epochs=10),  # + the CartPole-v1 preset's values
+    tfpg=dict(num_steps=64, minibatch_size=1024, update_epochs=4),  # + the CartPole-v1 preset's values
 )
 """tfpg's throughput mode for CartPole-v1 (the overrides README/BENCHMARKS document as --set flags)."""
 
@@ -230,7 +232,7 @@ def raw_env_sps(env_id: str, num_envs: int, seconds: float = 2.0) -> float:
 
 
 # ------------------------------------------------------------------------------------------------ driver
-def spawn(framework: str, case_name: str, seed: int, eval_episodes: int) -> dict:
+def spawn(framework: str, case_name: str, seed: int, eval_episodes: int, tfpg_set: list[str]) -> dict:
     cmd = [
         sys.executable,
         __file__,
@@ -244,6 +246,7 @@ def spawn(framework: str, case_name: str, seed: int, eval_episodes: int) -> dict
         str(eval_episodes),
         "--spawned-at",
         repr(time.time()),
+        *[f"--tfpg-set={text}" for text in tfpg_set],
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
@@ -270,13 +273,15 @@ def _fmt(value, spec=".0f"):
     return "—" if value is None else format(value, spec)
 
 
-def compare(case_name: str, seeds: list[int], eval_episodes: int, frameworks: list[str]) -> dict:
+def compare(
+    case_name: str, seeds: list[int], eval_episodes: int, frameworks: list[str], tfpg_set: list[str]
+) -> dict:
     case = CASES[case_name] if case_name != "throughput" else THROUGHPUT
     rows = []
     for seed in seeds:  # A B A B: one tfpg run, then one SB3 run, per seed
         row = {"seed": seed}
         for framework in frameworks:
-            result = spawn(framework, case_name, seed, eval_episodes)
+            result = spawn(framework, case_name, seed, eval_episodes, tfpg_set)
             result["ttt_s"], result["ttt_steps"] = time_to_threshold(result, case["threshold"])
             row[framework] = result
         rows.append(row)
@@ -351,12 +356,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--eval-episodes", type=int, default=10, help="episodes per evaluation (default 10)")
     parser.add_argument("--tfpg-only", action="store_true", help="skip SB3 (no bench extra needed)")
+    parser.add_argument(
+        "--tfpg-set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="extra tfpg config override for this case, repeatable (e.g. --tfpg-set jit_compile=true)",
+    )
     parser.add_argument("--out", help="also write the results as JSON to this file")
     parser.add_argument("--worker", choices=["tfpg", "sb3"], help=argparse.SUPPRESS)
     parser.add_argument("--spawned-at", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         case = CASES.get(args.case, THROUGHPUT)
+        case = dict(case, tfpg={**case["tfpg"], **dict(parse_override(text) for text in args.tfpg_set)})
         run = run_tfpg if args.worker == "tfpg" else run_sb3
         print(
             "RESULT " + json.dumps(run(case, args.seeds[0], args.eval_episodes, args.spawned_at)), flush=True
@@ -382,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-    summary = compare(args.case, args.seeds, args.eval_episodes, frameworks)
+    summary = compare(args.case, args.seeds, args.eval_episodes, frameworks, args.tfpg_set)
+    summary["tfpg_set"] = args.tfpg_set
     if args.out:
         Path(args.out).write_text(json.dumps(summary, indent=2) + "\n")
     return 0

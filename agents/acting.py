@@ -3,6 +3,11 @@
 ``Policy`` turns NumPy observations from a vector env into NumPy actions through ``tf.function``s whose
 ``input_signature`` has a free batch dimension, so each traces exactly once whatever the number of envs.
 All sampling randomness comes from one ``tf.random.Generator`` that checkpoints with the agent.
+
+``act``/``predict``/``value`` are the TF reference path. Rollouts act faster through ``rollout_actor``: a
+NumPy snapshot of the current weights (see numpy_acting.py) plus the rollout's sampling noise, drawn from
+the same generator in one compiled call. ``RolloutCollector`` takes that snapshot by itself when handed
+``Policy.act``.
 """
 
 from __future__ import annotations
@@ -11,8 +16,11 @@ import gymnasium as gym
 import numpy as np
 import tensorflow as tf
 
+from agents import numpy_acting
 from agents.rollout import Rollout
 from networks import ActorCritic, action_spec, observation_spec
+
+_TINY = float(np.finfo(np.float32).tiny)  # as in networks/distributions.py: keeps log(u) finite
 
 
 def _cast_like(obs, spec):
@@ -22,8 +30,70 @@ def _cast_like(obs, spec):
     return np.asarray(obs, dtype=spec.dtype.as_numpy_dtype)
 
 
+class RolloutActor:
+    """Acts for one rollout from a NumPy snapshot of the policy, with noise drawn up front.
+
+    ``act`` and ``value`` have the signatures of ``Policy.act`` / ``Policy.value``; only valid while the
+    weights it was built from are unchanged (the collector builds one per rollout).
+    """
+
+    def __init__(
+        self, policy: Policy, actor: numpy_acting.NumpyActor, noise: np.ndarray, num_steps: int, num_envs: int
+    ):
+        self._policy, self._actor = policy, actor
+        self._shape = (num_steps, num_envs)
+        self._noise = noise  # [T, N, width]
+        self._t = 0
+
+    def _noise_graph(self, shape):
+        kind, width = self._noise_kind
+        shape = tf.concat([shape, [width]], axis=0)
+        if kind == "normal":
+            return self.generator.normal(shape)
+        if kind == "gumbel_uniform":  # as categorical_sample draws it
+            return self.generator.uniform(shape, minval=_TINY, maxval=1.0)
+        return self.generator.uniform(shape)
+
+    def _snapshot_graph(self, shape):
+        # One call per rollout fetches both the noise and every weight (each separate read costs ~100 µs).
+        return self._noise_graph(shape), [tf.identity(v) for v in self.model.weights]
+
+    def draw_noise(self, shape: tuple[int, int]) -> np.ndarray:
+        """Sampling noise [T, N, width] for ``numpy_acting.sample``, from the checkpointed generator."""
+        return self._snapshot(np.asarray(shape, np.int32))[0].numpy()
+
+    def rollout_actor(self, num_steps: int, num_envs: int) -> RolloutActor | None:
+        """A fast actor for the next ``num_steps`` vector steps, or None where only the TF path works."""
+        if not self.numpy_acting or self._noise_kind is None:
+            return None
+        noise, weights = self._snapshot(np.asarray((num_steps, num_envs), np.int32))
+        actor = numpy_acting.NumpyActor.from_model(self.model, [w.numpy() for w in weights])
+        if actor is None:
+            return None
+        return RolloutActor(self, actor, noise.numpy(), num_steps, num_envs)
+
+    def act(self, obs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._t == len(self._noise):  # asked for more steps than planned: draw another rollout's worth
+            self._noise, self._t = self._policy.draw_noise(self._shape), 0
+        noise = self._noise[self._t]  # [N, width]
+        self._t += 1
+        dist = self._actor.distribution
+        params, values = self._actor.forward(_cast_like(obs, self._policy.obs_spec))
+        actions = numpy_acting.sample(dist, params, noise).astype(self._policy.action_dtype)
+        log_probs = numpy_acting.log_prob(dist, params, actions)
+        return actions, log_probs.astype(np.float32), values.astype(np.float32)
+
+    def value(self, obs) -> np.ndarray:
+        return self._actor.forward(_cast_like(obs, self._policy.obs_spec))[1].astype(np.float32)
+
+
 class Policy:
-    """Compiled acting functions around an ``ActorCritic`` model."""
+    """Compiled acting functions around an ``ActorCritic`` model.
+
+    Attributes:
+        numpy_acting: Let ``rollout_actor`` act from a NumPy snapshot (True, the default) or always use the
+            TF path (False, e.g. to compare the two).
+    """
 
     def __init__(
         self, model: ActorCritic, observation_space: gym.Space, action_space: gym.Space, seed: int
@@ -36,9 +106,17 @@ class Policy:
         self.obs_spec = observation_spec(observation_space)
         self.action_spec = action_spec(action_space)
         self.action_dtype = self.action_spec.dtype.as_numpy_dtype
-        self._sample = tf.function(self._sample_graph, input_signature=[self.obs_spec])
-        self._mode = tf.function(self._mode_graph, input_signature=[self.obs_spec])
-        self._value = tf.function(self._value_graph, input_signature=[self.obs_spec])
+        self._sample = tf.function(self._sample_graph, input_signature=[self.obs_spec], autograph=False)
+        self._mode = tf.function(self._mode_graph, input_signature=[self.obs_spec], autograph=False)
+        self._value = tf.function(self._value_graph, input_signature=[self.obs_spec], autograph=False)
+        self.numpy_acting = True
+        try:
+            self._noise_kind = numpy_acting.noise_kind(self.distribution)
+        except numpy_acting.Unsupported:
+            self._noise_kind = None
+        self._snapshot = tf.function(
+            self._snapshot_graph, input_signature=[tf.TensorSpec([2], tf.int32)], autograph=False
+        )
 
     def _sample_graph(self, obs):
         out = self.model(obs, training=False)
@@ -50,6 +128,33 @@ class Policy:
 
     def _value_graph(self, obs):
         return self.model(obs, training=False)["value"]
+
+    def _noise_graph(self, shape):
+        kind, width = self._noise_kind
+        shape = tf.concat([shape, [width]], axis=0)
+        if kind == "normal":
+            return self.generator.normal(shape)
+        if kind == "gumbel_uniform":  # as categorical_sample draws it
+            return self.generator.uniform(shape, minval=_TINY, maxval=1.0)
+        return self.generator.uniform(shape)
+
+    def _snapshot_graph(self, shape):
+        # One call per rollout fetches both the noise and every weight (each separate read costs ~100 µs).
+        return self._noise_graph(shape), [tf.identity(v) for v in self.model.weights]
+
+    def draw_noise(self, shape: tuple[int, int]) -> np.ndarray:
+        """Sampling noise [T, N, width] for ``numpy_acting.sample``, from the checkpointed generator."""
+        return self._snapshot(np.asarray(shape, np.int32))[0].numpy()
+
+    def rollout_actor(self, num_steps: int, num_envs: int) -> RolloutActor | None:
+        """A fast actor for the next ``num_steps`` vector steps, or None where only the TF path works."""
+        if not self.numpy_acting or self._noise_kind is None:
+            return None
+        noise, weights = self._snapshot(np.asarray((num_steps, num_envs), np.int32))
+        actor = numpy_acting.NumpyActor.from_model(self.model, [w.numpy() for w in weights])
+        if actor is None:
+            return None
+        return RolloutActor(self, actor, noise.numpy(), num_steps, num_envs)
 
     def act(self, obs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Sampled actions [N, ...], their log-probs [N] and values [N] for a batch of observations."""
@@ -67,11 +172,12 @@ class Policy:
         return self._value(_cast_like(obs, self.obs_spec)).numpy()
 
     def trace_counts(self) -> dict[str, int]:
-        """How many times each compiled acting function has been traced (1 each after first use)."""
+        """How many times each compiled acting function has been traced (at most 1 each, ever)."""
         return {
             "sample": self._sample.experimental_get_tracing_count(),
             "mode": self._mode.experimental_get_tracing_count(),
             "value": self._value.experimental_get_tracing_count(),
+            "snapshot": self._snapshot.experimental_get_tracing_count(),
         }
 
     # --- batches for the learner -------------------------------------------------------------------------

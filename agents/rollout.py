@@ -5,6 +5,10 @@ per vector step and records what the env returned. It relies on Gymnasium 1.x's 
 done step, the next ``step()`` ignores its action and returns the reset observation. That row is stored (so the
 buffer keeps its fixed [T, N] shape and ``values[t]`` there is V(final observation), the bootstrap a truncated
 episode needs) but flagged ``valid = 0`` so no loss ever learns from it.
+
+Speed: handed a bound ``Policy.act`` (and ``Policy.value``), the collector asks that policy for a
+``rollout_actor`` — a NumPy snapshot of its weights, valid because weights never change during a rollout —
+and acts through it, so no TF call happens per step. Any other callable is used as given.
 """
 
 from __future__ import annotations
@@ -75,6 +79,19 @@ def env_action_transform(action_space: gym.Space) -> Callable[[np.ndarray], np.n
     return lambda action: action
 
 
+def _fast_path(policy: PolicyFn, value_fn: ValueFn, num_steps: int, num_envs: int):
+    """Swap a bound ``Policy.act``/``Policy.value`` pair for its per-rollout NumPy actor, where it has one."""
+    owner = getattr(policy, "__self__", None)
+    make_actor = getattr(owner, "rollout_actor", None)
+    if make_actor is None or policy != owner.act:
+        return policy, value_fn
+    actor = make_actor(num_steps, num_envs)
+    if actor is None:
+        return policy, value_fn
+    same_owner = getattr(value_fn, "__self__", None) is owner and value_fn == owner.value
+    return actor.act, (actor.value if same_owner else value_fn)
+
+
 class RolloutCollector:
     """Steps a vector env with a policy and returns fixed-shape rollouts.
 
@@ -103,6 +120,7 @@ class RolloutCollector:
         truncated = np.zeros((T, N), bool)
         valid = np.zeros((T, N), np.float32)
         stats = EpisodeStats()
+        policy, value_fn = _fast_path(policy, value_fn, T, N)
         obs, prev_done = self._obs, self._prev_done
         for t in range(T):
             action, log_prob, value = policy(obs)

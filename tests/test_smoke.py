@@ -50,8 +50,10 @@ def test_every_space_trains(obs_kind, action_kind):
         run.close()
 
 
-def test_compiled_functions_trace_once():
+@pytest.mark.parametrize("numpy_acting", [True, False])
+def test_compiled_functions_trace_once(numpy_acting):
     run = small_run(test_env_id("dict", "multidiscrete"))
+    run.policy.numpy_acting = numpy_acting  # False: rollouts go through the TF reference path
     try:
         from agents.rollout import RolloutCollector
 
@@ -60,7 +62,8 @@ def test_compiled_functions_trace_once():
             rollout, _ = collector.collect(run.policy.act, run.policy.value)
             run.agent.learn(rollout, progress=update / 3)
             run.policy.predict(run.eval_env.observation_space.sample())
-        assert run.policy.trace_counts() == {"sample": 1, "mode": 1, "value": 1}
+        used = {"sample": 0, "snapshot": 1} if numpy_acting else {"sample": 1, "snapshot": 0}
+        assert run.policy.trace_counts() == {"mode": 1, "value": 1, **used}
         assert run.agent.trace_count() == 1
     finally:
         run.close()

@@ -1,0 +1,406 @@
+"""tfpg vs Stable-Baselines3, side by side: ``python scripts/benchmark_vs_sb3.py --case ppo-cartpole``.
+
+For each seed it trains tfpg, then SB3 (A B A B ...), each in a fresh process, with the same algorithm, env,
+hyperparameters, seed and step budget, and prints per pair and as medians: training env-steps/s (evaluation
+time excluded on both sides), training time to the first deterministic evaluation whose mean return reaches
+the case's threshold, the final evaluation return, process start → first rollout, and the tfpg/SB3 ratios.
+``--case throughput`` trains tfpg alone in its many-env mode and compares it with the raw env's speed.
+
+SB3 and PyTorch come from the optional ``bench`` extra (``pip install -e .[bench]``); SB3 runs with one
+torch thread. tfpg runs through its real trainer (``agents.trainer.train``); its evaluation history is
+read back from the run's TensorBoard events. Results are printed and, with ``--out``, saved as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from agents.config import parse_override  # noqa: E402  (light: no TensorFlow import)
+
+# Each case: env, budget, threshold, SB3 algorithm + kwargs (RL-Zoo hyperparameters), and the same settings
+# as tfpg config overrides. "lin" learning rates / clip ranges decay linearly to 0 on both sides.
+CASES: dict[str, dict] = {
+    "ppo-cartpole": dict(
+        env="CartPole-v1",
+        algo="ppo",
+        steps=100_000,
+        threshold=475.0,
+        eval_every=4096,
+        num_envs=8,
+        sb3=dict(
+            n_steps=32,
+            batch_size=256,
+            gae_lambda=0.8,
+            gamma=0.98,
+            n_epochs=20,
+            ent_coef=0.0,
+            learning_rate=("lin", 1e-3),
+            clip_range=("lin", 0.2),
+        ),
+        tfpg={},  # the CartPole-v1 PPO preset is RL-Zoo's
+    ),
+    "a2c-cartpole": dict(
+        env="CartPole-v1",
+        algo="a2c",
+        steps=100_000,
+        threshold=475.0,
+        eval_every=10_000,
+        num_envs=8,
+        sb3=dict(ent_coef=0.0),  # RL-Zoo: SB3's A2C defaults (n_steps 5, lr 7e-4, RMSprop) with 8 envs
+        tfpg=dict(num_steps=5, learning_rate=7e-4, gamma=0.99, gae_lambda=1.0, ent_coef=0.0),
+    ),
+    "ppo-pendulum": dict(
+        env="Pendulum-v1",
+        algo="ppo",
+        steps=102_400,
+        threshold=-250.0,
+        eval_every=8192,
+        num_envs=4,
+        # RL-Zoo also sets use_sde=True; tfpg has no gSDE, so both sides use a plain Gaussian policy.
+        sb3=dict(
+            n_steps=1024,
+            batch_size=64,
+            gae_lambda=0.95,
+            gamma=0.9,
+            n_epochs=10,
+            ent_coef=0.0,
+            learning_rate=1e-3,
+            clip_range=0.2,
+        ),
+        tfpg=dict(
+            num_steps=1024,
+            minibatch_size=64,
+            gae_lambda=0.95,
+            gamma=0.9,
+            update_epochs=10,
+            ent_coef=0.0,
+            learning_rate=1e-3,
+            anneal_lr=False,
+            clip_range=0.2,
+        ),
+    ),
+    "ppo-lunarlander": dict(
+        env="LunarLander-v3",
+        algo="ppo",
+        steps=131_072,
+        threshold=200.0,
+        eval_every=0,
+        num_envs=16,
+        sb3=dict(n_steps=1024, batch_size=64, gae_lambda=0.98, gamma=0.999, n_epochs=4, ent_coef=0.01),
+        tfpg=dict(
+            num_steps=1024,
+            minibatch_size=64,
+            gae_lambda=0.98,
+            gamma=0.999,
+            update_epochs=4,
+            ent_coef=0.01,
+            learning_rate=3e-4,
+            anneal_lr=False,
+        ),
+    ),
+}
+THROUGHPUT = dict(
+    env="CartPole-v1",
+    algo="ppo",
+    steps=500_000,
+    threshold=475.0,
+    eval_every=0,
+    num_envs=64,
+    tfpg=dict(num_steps=64, minibatch_size=1024, update_epochs=4),  # + the CartPole-v1 preset's values
+)
+"""tfpg's throughput mode for CartPole-v1 (the overrides README/BENCHMARKS document as --set flags)."""
+
+
+# ----------------------------------------------------------------------------------------------- workers
+def run_tfpg(case: dict, seed: int, eval_episodes: int, spawned_at: float) -> dict:
+    import tensorflow as tf
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from agents import rollout
+    from agents.config import resolve_config
+    from agents.trainer import train
+
+    first = {}
+    collect = rollout.RolloutCollector.collect
+
+    def timed_collect(self, *args):  # timestamps the first rollout (the first env step follows at once)
+        first.setdefault("t", time.time())
+        return collect(self, *args)
+
+    rollout.RolloutCollector.collect = timed_collect
+    values = dict(
+        case["tfpg"],
+        seed=seed,
+        total_steps=case["steps"],
+        num_envs=case["num_envs"],
+        eval_every=case["eval_every"],
+        eval_episodes=eval_episodes,
+        eval_envs=min(eval_episodes, 10),
+    )
+    config = resolve_config(case["algo"], case["env"], values)
+    with tempfile.TemporaryDirectory() as tmp:
+        summary = train(config, Path(tmp) / "run", progress=False)
+        events = EventAccumulator(str(Path(tmp) / "run"), size_guidance={"tensors": 0}).Reload()
+        series = {
+            tag: {e.step: float(tf.make_ndarray(e.tensor_proto)) for e in events.Tensors(tag)}
+            for tag in ("eval/mean_return", "time/sps")
+        }
+    # train time at an eval step = steps / (training SPS logged at that step), evaluation excluded.
+    evals = [
+        (step, step / series["time/sps"][step], ret)
+        for step, ret in sorted(series["eval/mean_return"].items())
+    ]
+    return dict(
+        sps=summary["sps"],
+        train_time_s=summary["train_time_s"],
+        final_return=summary["eval_mean_return"],
+        evals=evals,
+        start_to_first_step_s=first["t"] - spawned_at,
+    )
+
+
+def run_sb3(case: dict, seed: int, eval_episodes: int, spawned_at: float) -> dict:
+    import torch
+
+    torch.set_num_threads(1)
+    from stable_baselines3 import A2C, PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    kwargs = {k: (lambda f, v=v[1]: v * f) if isinstance(v, tuple) else v for k, v in case["sb3"].items()}
+    env = make_vec_env(case["env"], n_envs=case["num_envs"], seed=seed)
+    eval_env = make_vec_env(case["env"], n_envs=min(eval_episodes, 10), seed=seed + 10_000)
+    algo = {"ppo": PPO, "a2c": A2C}[case["algo"]]
+    model = algo("MlpPolicy", env, seed=seed, device="cpu", **kwargs)
+
+    class Clock(BaseCallback):
+        def _on_training_start(self):
+            self.first = time.time()
+            self.start, self.paused, self.evals = time.perf_counter(), 0.0, []
+            self.next_eval = case["eval_every"] or None
+
+        def train_time(self):
+            return time.perf_counter() - self.start - self.paused
+
+        def _on_step(self):
+            if self.next_eval is not None and self.num_timesteps >= self.next_eval:
+                t0, train_time = time.perf_counter(), self.train_time()
+                ret, _ = evaluate_policy(self.model, eval_env, eval_episodes, deterministic=True)
+                self.evals.append((self.num_timesteps, train_time, float(ret)))
+                self.paused += time.perf_counter() - t0
+                self.next_eval += case["eval_every"]
+            return True
+
+    clock = Clock()
+    model.learn(case["steps"], callback=clock)
+    train_time = clock.train_time()
+    final, _ = evaluate_policy(model, eval_env, eval_episodes, deterministic=True)
+    return dict(
+        sps=round(model.num_timesteps / train_time, 1),
+        train_time_s=round(train_time, 3),
+        final_return=float(final),
+        evals=clock.evals,
+        start_to_first_step_s=clock.first - spawned_at,
+    )
+
+
+def raw_env_sps(env_id: str, num_envs: int, seconds: float = 2.0) -> float:
+    """Random-action env-steps/s of the env tfpg trains on (same vectorization, wrappers, num_envs)."""
+    from envs import make_vector_env
+
+    env = make_vector_env(env_id, num_envs, seed=0)
+    env.reset(seed=0)
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        env.step(env.action_space.sample())
+        steps += num_envs
+    env.close()
+    return steps / (time.perf_counter() - start)
+
+
+# ------------------------------------------------------------------------------------------------ driver
+def spawn(framework: str, case_name: str, seed: int, eval_episodes: int, tfpg_set: list[str]) -> dict:
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker",
+        framework,
+        "--case",
+        case_name,
+        "--seeds",
+        str(seed),
+        "--eval-episodes",
+        str(eval_episodes),
+        "--spawned-at",
+        repr(time.time()),
+        *[f"--tfpg-set={text}" for text in tfpg_set],
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if proc.returncode or not lines:
+        return {
+            "error": (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
+        }
+    return json.loads(lines[-1][len("RESULT ") :])
+
+
+def time_to_threshold(result: dict, threshold: float) -> tuple[float | None, int | None]:
+    for step, train_time, ret in result.get("evals", []):
+        if ret >= threshold:
+            return train_time, step
+    return None, None
+
+
+def _median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def _fmt(value, spec=".0f"):
+    return "—" if value is None else format(value, spec)
+
+
+def compare(
+    case_name: str, seeds: list[int], eval_episodes: int, frameworks: list[str], tfpg_set: list[str]
+) -> dict:
+    case = CASES[case_name] if case_name != "throughput" else THROUGHPUT
+    rows = []
+    for seed in seeds:  # A B A B: one tfpg run, then one SB3 run, per seed
+        row = {"seed": seed}
+        for framework in frameworks:
+            result = spawn(framework, case_name, seed, eval_episodes, tfpg_set)
+            result["ttt_s"], result["ttt_steps"] = time_to_threshold(result, case["threshold"])
+            row[framework] = result
+        rows.append(row)
+        print_row(row, frameworks)
+    summary = {
+        "case": case_name,
+        "env": case["env"],
+        "threshold": case["threshold"],
+        "rows": rows,
+        "raw_env_sps": raw_env_sps(case["env"], case["num_envs"]),
+    }
+    for framework in frameworks:
+        ok = [r[framework] for r in rows if "error" not in r[framework]]
+        summary[framework] = {
+            "sps": _median([r["sps"] for r in ok]),
+            "ttt_s": _median([r["ttt_s"] for r in ok]),
+            "ttt_steps": _median([r["ttt_steps"] for r in ok]),
+            "final_return": _median([r["final_return"] for r in ok]),
+            "solved": sum(
+                r["final_return"] is not None and r["final_return"] >= case["threshold"] for r in ok
+            ),
+            "reached": sum(r["ttt_s"] is not None for r in ok),
+            "runs": len(ok),
+            "start_to_first_step_s": _median([r["start_to_first_step_s"] for r in ok]),
+        }
+    print_summary(summary, frameworks)
+    return summary
+
+
+def print_row(row: dict, frameworks: list[str]) -> None:
+    parts = [f"seed {row['seed']}:"]
+    for fw in frameworks:
+        r = row[fw]
+        if "error" in r:
+            parts.append(f"{fw} ERROR {r['error']}")
+            continue
+        parts.append(
+            f"{fw} sps {r['sps']:.0f} ttt {_fmt(r['ttt_s'], '.1f')}s@{_fmt(r['ttt_steps'], 'd')} "
+            f"final {r['final_return']:.1f} start {r['start_to_first_step_s']:.1f}s"
+        )
+    if len(frameworks) == 2 and all("error" not in row[fw] for fw in frameworks):
+        a, b = row["tfpg"], row["sb3"]
+        parts.append(f"| sps ratio {a['sps'] / b['sps']:.2f}")
+        if a["ttt_s"] and b["ttt_s"]:
+            parts.append(f"ttt ratio {a['ttt_s'] / b['ttt_s']:.2f}")
+    print(" ".join(parts), flush=True)
+
+
+def print_summary(summary: dict, frameworks: list[str]) -> None:
+    print(
+        f"\n== {summary['case']} ({summary['env']}), medians; raw env {summary['raw_env_sps']:.0f} steps/s =="
+    )
+    for fw in frameworks:
+        s = summary[fw]
+        print(
+            f"{fw:5s} sps {_fmt(s['sps'])}  time-to-{summary['threshold']:g} {_fmt(s['ttt_s'], '.1f')} s "
+            f"(steps {_fmt(s['ttt_steps'])}, reached {s['reached']}/{s['runs']})  "
+            f"final {_fmt(s['final_return'], '.1f')}"
+            f"  solved {s['solved']}/{s['runs']}  start→first step {_fmt(s['start_to_first_step_s'], '.1f')} s"
+        )
+    if len(frameworks) == 2 and summary["tfpg"]["sps"] and summary["sb3"]["sps"]:
+        a, b = summary["tfpg"], summary["sb3"]
+        ttt = f"{a['ttt_s'] / b['ttt_s']:.2f}" if a["ttt_s"] and b["ttt_s"] else "—"
+        print(f"ratio tfpg/sb3: sps {a['sps'] / b['sps']:.2f}  time-to-threshold {ttt}")
+    else:
+        print(f"tfpg sps / raw env sps: {summary['tfpg']['sps'] / summary['raw_env_sps']:.2f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--case", default="ppo-cartpole", choices=[*CASES, "throughput"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--eval-episodes", type=int, default=10, help="episodes per evaluation (default 10)")
+    parser.add_argument("--tfpg-only", action="store_true", help="skip SB3 (no bench extra needed)")
+    parser.add_argument(
+        "--tfpg-set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="extra tfpg config override for this case, repeatable (e.g. --tfpg-set jit_compile=true)",
+    )
+    parser.add_argument("--out", help="also write the results as JSON to this file")
+    parser.add_argument("--worker", choices=["tfpg", "sb3"], help=argparse.SUPPRESS)
+    parser.add_argument("--spawned-at", type=float, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        case = CASES.get(args.case, THROUGHPUT)
+        case = dict(case, tfpg={**case["tfpg"], **dict(parse_override(text) for text in args.tfpg_set)})
+        run = run_tfpg if args.worker == "tfpg" else run_sb3
+        print(
+            "RESULT " + json.dumps(run(case, args.seeds[0], args.eval_episodes, args.spawned_at)), flush=True
+        )
+        return 0
+    from agents.registry import ALGORITHMS
+
+    algo = CASES.get(args.case, THROUGHPUT)["algo"]
+    if algo not in ALGORITHMS:
+        print(
+            f"error: tfpg has no {algo!r} algorithm registered yet (agents/registry.py); this case runs "
+            f"once it lands.",
+            file=sys.stderr,
+        )
+        return 2
+    frameworks = ["tfpg"] if args.tfpg_only or args.case == "throughput" else ["tfpg", "sb3"]
+    if "sb3" in frameworks:
+        try:
+            import stable_baselines3  # noqa: F401
+        except ImportError:
+            print(
+                "error: SB3 is not installed; pip install -e '.[bench]' (or pass --tfpg-only)",
+                file=sys.stderr,
+            )
+            return 2
+    summary = compare(args.case, args.seeds, args.eval_episodes, frameworks, args.tfpg_set)
+    summary["tfpg_set"] = args.tfpg_set
+    if args.out:
+        Path(args.out).write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

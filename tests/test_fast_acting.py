@@ -1,0 +1,134 @@
+"""The NumPy acting path against the TF reference path, and tracing over a real training run."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from agents import numpy_acting
+from agents.config import resolve_config
+from agents.rollout import RolloutCollector
+from agents.trainer import build_run, train
+from envs.testing import ACTION_KINDS, test_env_id
+
+SMALL = {"num_envs": 4, "num_steps": 16, "minibatch_size": 32, "update_epochs": 2, "eval_envs": 2}
+
+
+def small_run(env_id: str, **extra):
+    return build_run(resolve_config("ppo", env_id, {**SMALL, **extra}))
+
+
+def tf_reference(run, obs, noise):
+    """Params, values, sample(noise), mode and log-prob of that sample, all through the TF model."""
+    dist = run.policy.distribution
+    out = run.policy.model(obs)
+    params, values = out["policy"], out["value"]
+    if isinstance(dist, numpy_acting.DiagGaussian):
+        mean, log_std = params[:, : dist.dim], params[:, dist.dim :]
+        actions = mean + tf.exp(log_std) * noise
+    elif isinstance(dist, numpy_acting.Bernoulli):
+        actions = tf.cast(noise < tf.sigmoid(params), tf.int32)
+    else:  # Gumbel-max, per component for MultiCategorical
+        gumbel = params - tf.math.log(-tf.math.log(noise))
+        sizes = getattr(dist, "nvec", (params.shape[-1],))
+        parts = tf.split(gumbel, list(sizes), axis=-1)
+        actions = tf.stack([tf.argmax(p, axis=-1, output_type=tf.int32) for p in parts], axis=-1)
+        if isinstance(dist, numpy_acting.Categorical):
+            actions = actions[:, 0]
+    return params, values, actions, dist.mode(params), dist.log_prob(params, actions)
+
+
+@pytest.mark.parametrize("action_kind", ACTION_KINDS)
+@pytest.mark.parametrize("obs_kind", ["vector", "discrete", "dict"])
+def test_numpy_actor_matches_tf_path(obs_kind, action_kind):
+    env_id = test_env_id(obs_kind, action_kind)
+    run = small_run(
+        env_id, share_trunk=obs_kind == "discrete", activation="relu" if obs_kind == "dict" else "tanh"
+    )
+    try:
+        actor = run.policy.rollout_actor(num_steps=3, num_envs=4)
+        assert actor is not None, "this model should have a NumPy mirror"
+        noise = run.policy.draw_noise((1, 16))[0]  # [16, width]
+        obs = run.env.observation_space.sample()
+        obs = (
+            {k: np.concatenate([v] * 4) for k, v in obs.items()}
+            if isinstance(obs, dict)
+            else np.concatenate([obs] * 4)
+        )
+        params, values, actions, mode, log_prob = tf_reference(run, obs, noise)
+        np_params, np_values = actor._actor.forward(obs)
+        dist = run.policy.distribution
+        np.testing.assert_allclose(np_params, params.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(np_values, values.numpy(), rtol=1e-5, atol=1e-5)
+        np_actions = numpy_acting.sample(dist, np_params, noise).astype(run.policy.action_dtype)
+        if np.issubdtype(np_actions.dtype, np.floating):
+            np.testing.assert_allclose(np_actions, actions.numpy(), rtol=1e-5, atol=1e-6)
+        else:
+            np.testing.assert_array_equal(np_actions, actions.numpy())
+        np_mode = numpy_acting.mode(dist, np_params).astype(np_actions.dtype)
+        np.testing.assert_allclose(np_mode, mode.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            numpy_acting.log_prob(dist, np_params, np_actions), log_prob.numpy(), rtol=1e-5, atol=1e-5
+        )
+    finally:
+        run.close()
+
+
+def test_rollouts_after_an_update_use_the_updated_weights():
+    """Each rollout's log-probs and values are those of the TF model at collection time (no stale copy)."""
+    run = small_run("CartPole-v1")
+    try:
+        collector = RolloutCollector(run.env, 16, seed=0, action_dtype=run.policy.action_dtype)
+        for update in range(3):
+            rollout, _ = collector.collect(run.policy.act, run.policy.value)
+            obs = rollout.observations.reshape(-1, 4)
+            out = run.policy.model(obs)
+            expected = run.policy.distribution.log_prob(out["policy"], rollout.actions.reshape(-1)).numpy()
+            np.testing.assert_allclose(rollout.log_probs.reshape(-1), expected, rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(rollout.values.reshape(-1), out["value"].numpy(), rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(
+                rollout.last_values, run.policy.value(collector._obs), rtol=1e-5, atol=1e-5
+            )
+            metrics = run.agent.learn(rollout, progress=update / 3)
+            assert metrics["grad_norm"] > 0  # the weights did change
+        assert run.policy.trace_counts()["sample"] == 0  # the TF sampler was never needed
+    finally:
+        run.close()
+
+
+def test_sampled_actions_follow_the_policy_distribution():
+    """Over many draws, NumPy-path action frequencies match softmax(logits) of the TF model."""
+    run = small_run("CartPole-v1")
+    try:
+        obs = np.tile(np.array([[0.05, -0.2, 0.03, 0.4]], np.float32), (4000, 1))
+        actor = run.policy.rollout_actor(num_steps=1, num_envs=4000)
+        actions, log_probs, _ = actor.act(obs)
+        probs = tf.nn.softmax(run.policy.model(obs[:1])["policy"]).numpy()[0]
+        assert abs(actions.mean() - probs[1]) < 0.03
+        np.testing.assert_allclose(np.exp(log_probs), probs[actions], rtol=1e-5)
+    finally:
+        run.close()
+
+
+def test_no_retracing_after_the_first_iteration(tmp_path, monkeypatch):
+    """A real short training run with periodic evaluation: compiled functions trace in the first iteration
+    (update, rollout snapshot, the eval's mode at its end; value traced once by build_run), never again."""
+    import agents.ppo
+
+    config = resolve_config(
+        "ppo",
+        "CartPole-v1",
+        {"total_steps": 4 * 8 * 32, "eval_every": 256, "eval_episodes": 2, "eval_envs": 2},
+    )
+    counts = []
+    learn = agents.ppo.PPOAgent.learn
+
+    def counting_learn(self, rollout, progress):  # a spy: the real update, then read the trace counters
+        metrics = learn(self, rollout, progress)
+        counts.append({"update": self.trace_count(), **self.policy.trace_counts()})
+        return metrics
+
+    monkeypatch.setattr(agents.ppo.PPOAgent, "learn", counting_learn)
+    train(config, tmp_path / "run", progress=False)
+    assert len(counts) == 4
+    assert counts[1] == {"update": 1, "sample": 0, "mode": 1, "value": 1, "snapshot": 1}, counts
+    assert all(c == counts[1] for c in counts[2:]), counts

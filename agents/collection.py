@@ -21,8 +21,8 @@ class Collection(Protocol):
 class InProcessCollection:
     """The default backend: the learner steps its own vector env between updates."""
 
-    def __init__(self, env, num_steps: int, seed: int, action_dtype) -> None:
-        self.collector = RolloutCollector(env, num_steps, seed, action_dtype)
+    def __init__(self, env, num_steps: int, seed: int, action_dtype, info_keys: tuple[str, ...] = ()) -> None:
+        self.collector = RolloutCollector(env, num_steps, seed, action_dtype, info_keys)
 
     def collect(self, policy: Policy) -> tuple[Rollout, EpisodeStats, dict[str, float]]:
         rollout, episodes = self.collector.collect(policy.act, policy.value)
@@ -38,4 +38,6 @@ def make_collection(config, env, policy: Policy, seed: int) -> Collection:
         from agents.ray_backend import RayRolloutCollector
 
         return RayRolloutCollector(config, env, seed)
-    return InProcessCollection(env, config.agent.num_steps, seed, policy.action_dtype)
+    return InProcessCollection(
+        env, config.agent.num_steps, seed, policy.action_dtype, tuple(config.run.info_keys)
+    )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 import keras
+import numpy as np
 import tensorflow as tf
 
 from agents import losses
@@ -90,6 +91,8 @@ class PPOAgent:
         self._update = tf.function(
             self._update_graph, input_signature=[batch_spec], autograph=False, jit_compile=config.jit_compile
         )
+        self._gradients = None  # compiled lazily by histograms()
+        self._last_batch: dict | None = None
 
     # --- the update --------------------------------------------------------------------------------------
 
@@ -113,6 +116,7 @@ class PPOAgent:
         self.optimizer.learning_rate.assign(lr)
         self.clip_range.assign(cfg.clip_range * (remaining if cfg.anneal_clip_range else 1.0))
         batch = self.policy.flatten_batch(rollout, advantages, returns)
+        self._last_batch = batch  # a reference for histograms(); replaced next update
         # One tensor back from the graph: metric means, epochs run, explained variance (eager TF ops here
         # would cost ~50 µs each).
         results = self._update(batch).numpy().tolist()
@@ -164,28 +168,58 @@ class PPOAgent:
         # [len(_METRICS) + 2]: metric means, epochs run, explained variance of the rollout's values
         return tf.concat([means, [tf.cast(done, tf.float32) / num_mb, explained]], axis=0)
 
-    def _minibatch_step(self, mb) -> tf.Tensor:
+    def _loss(self, mb) -> tuple[tf.Tensor, tuple[tf.Tensor, ...]]:
+        """PPO's combined loss (eq. 9, negated): (loss, (pg_loss, v_loss, entropy, log_prob, clip_fraction))."""
         cfg = self.config
         dist = self.policy.distribution
         mask = mb["valid"]
         advantages = mb["advantages"]
         if cfg.normalize_advantage:
             advantages = losses.normalize_advantages(advantages, mask)
+        out = self.policy.model(mb["observations"], training=True)
+        log_prob = dist.log_prob(out["policy"], mb["actions"])
+        entropy = losses.masked_mean(dist.entropy(out["policy"]), mask)
+        pg_loss, clip_fraction = losses.clipped_surrogate_loss(
+            log_prob, mb["log_probs"], advantages, self.clip_range, mask
+        )
+        v_loss = losses.value_loss(out["value"], mb["values"], mb["returns"], mask, cfg.clip_range_vf)
+        loss = pg_loss + cfg.vf_coef * v_loss - cfg.ent_coef * entropy
+        return loss, (pg_loss, v_loss, entropy, log_prob, clip_fraction)
+
+    def _minibatch_step(self, mb) -> tf.Tensor:
         variables = self.policy.model.trainable_variables
         with tf.GradientTape() as tape:
-            out = self.policy.model(mb["observations"], training=True)
-            log_prob = dist.log_prob(out["policy"], mb["actions"])
-            entropy = losses.masked_mean(dist.entropy(out["policy"]), mask)
-            pg_loss, clip_fraction = losses.clipped_surrogate_loss(
-                log_prob, mb["log_probs"], advantages, self.clip_range, mask
-            )
-            v_loss = losses.value_loss(out["value"], mb["values"], mb["returns"], mask, cfg.clip_range_vf)
-            loss = pg_loss + cfg.vf_coef * v_loss - cfg.ent_coef * entropy
+            loss, (pg_loss, v_loss, entropy, log_prob, clip_fraction) = self._loss(mb)
         grads = tape.gradient(loss, variables)
-        grads, grad_norm = tf.clip_by_global_norm(grads, cfg.max_grad_norm)
+        grads, grad_norm = tf.clip_by_global_norm(grads, self.config.max_grad_norm)
         self.optimizer.apply(grads, variables)
-        kl = losses.approx_kl(log_prob, mb["log_probs"], mask)
+        kl = losses.approx_kl(log_prob, mb["log_probs"], mb["valid"])
         return tf.stack([pg_loss, v_loss, entropy, kl, clip_fraction, grad_norm])
+
+    def _gradients_graph(self, batch) -> list[tf.Tensor]:
+        variables = self.policy.model.trainable_variables
+        with tf.GradientTape() as tape:
+            loss, _ = self._loss(batch)
+        return tape.gradient(loss, variables)
+
+    def histograms(self) -> dict[str, np.ndarray]:
+        """Diagnostics of the latest update for TensorBoard: its advantages and value targets (valid rows),
+        and the unclipped gradient of the loss on that rollout per variable, at the updated weights."""
+        if self._last_batch is None:
+            return {}
+        batch = self._last_batch
+        if self._gradients is None:  # compiled on first use only: runs that never log histograms never pay
+            self._gradients = tf.function(self._gradients_graph, autograph=False)
+        valid = batch["valid"] > 0
+        values = {
+            "train/advantages": batch["advantages"][valid],
+            "train/value_targets": batch["returns"][valid],
+        }
+        grads = self._gradients(batch)
+        for variable, grad in zip(self.policy.model.trainable_variables, grads, strict=True):
+            if grad is not None:
+                values[f"gradients/{variable.path}"] = grad.numpy()
+        return values
 
     def trace_count(self) -> int:
         """Times the compiled update has been traced (1 after the first update, and it must stay 1)."""

@@ -193,8 +193,7 @@ class RayRolloutCollector:
         rollout = concat_rollouts([r[0] for r in ordered])
         episodes = EpisodeStats()
         for r in ordered:
-            episodes.returns.extend(r[1].returns)
-            episodes.lengths.extend(r[1].lengths)
+            episodes.merge(r[1])
         if self.normalization:
             self.normalization = merge_deltas(self.normalization, [r[2] for r in ordered])
             set_normalization_state(self.learner_env, self.normalization)

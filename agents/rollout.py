@@ -13,6 +13,7 @@ and acts through it, so no TF call happens per step. Any other callable is used 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -50,10 +51,43 @@ class Rollout:
 
 @dataclass
 class EpisodeStats:
-    """Finished episodes seen during one collection: raw (unnormalized) returns and lengths."""
+    """What one collection saw besides the transitions: finished episodes, env info values, phase times."""
 
     returns: list[float] = field(default_factory=list)
+    """Raw (unnormalized) returns of the episodes that finished."""
     lengths: list[int] = field(default_factory=list)
+    successes: list[float] = field(default_factory=list)
+    """``info["is_success"]`` of finished episodes, for envs that report it."""
+    info_sums: dict[str, float] = field(default_factory=dict)
+    """Sums (and ``info_counts``) of the requested ``info`` keys over the steps where the env set them."""
+    info_counts: dict[str, int] = field(default_factory=dict)
+    env_s: float = 0.0
+    """Seconds inside ``env.step``."""
+    act_s: float = 0.0
+    """Seconds computing actions (policy forward pass and sampling)."""
+
+    def merge(self, other: EpisodeStats) -> None:
+        """Fold another collection's stats into this one (e.g. several Ray workers')."""
+        self.returns += other.returns
+        self.lengths += other.lengths
+        self.successes += other.successes
+        for key, value in other.info_sums.items():
+            self.info_sums[key] = self.info_sums.get(key, 0.0) + value
+            self.info_counts[key] = self.info_counts.get(key, 0) + other.info_counts[key]
+        self.env_s = max(self.env_s, other.env_s)  # workers run in parallel: the slowest one counts
+        self.act_s = max(self.act_s, other.act_s)
+
+    def scalars(self) -> dict[str, float]:
+        """``rollout/`` and ``time/`` scalars for the logger."""
+        out = {"time/env_step_s": self.env_s, "time/act_s": self.act_s}
+        if self.returns:
+            out["rollout/episode_return"] = float(np.mean(self.returns))
+            out["rollout/episode_length"] = float(np.mean(self.lengths))
+        if self.successes:
+            out["rollout/success_rate"] = float(np.mean(self.successes))
+        for key, total in self.info_sums.items():
+            out[f"rollout/info/{key}"] = total / self.info_counts[key]
+        return out
 
 
 def _allocate(space: gym.Space, num_steps: int, num_envs: int, dtype=None):
@@ -99,8 +133,16 @@ class RolloutCollector:
     rollout to the next, so episodes span rollout boundaries correctly.
     """
 
-    def __init__(self, env: gym.vector.VectorEnv, num_steps: int, seed: int | None, action_dtype) -> None:
+    def __init__(
+        self,
+        env: gym.vector.VectorEnv,
+        num_steps: int,
+        seed: int | None,
+        action_dtype,
+        info_keys: tuple[str, ...] = (),
+    ) -> None:
         self.env = env
+        self.info_keys = tuple(info_keys)
         self.num_steps = num_steps
         self.num_envs = env.num_envs
         self.action_dtype = action_dtype
@@ -122,7 +164,9 @@ class RolloutCollector:
         stats = EpisodeStats()
         policy, value_fn = _fast_path(policy, value_fn, T, N)
         obs, prev_done = self._obs, self._prev_done
+        clock = time.perf_counter
         for t in range(T):
+            t0 = clock()
             action, log_prob, value = policy(obs)
             _write(observations, t, obs)
             actions[t] = action
@@ -130,7 +174,11 @@ class RolloutCollector:
             values[t] = value
             # A row whose previous step was done is the autoreset step: not a transition.
             valid[t] = ~prev_done
+            t1 = clock()
             obs, reward, term, trunc, info = self.env.step(self._to_env(action))
+            t2 = clock()
+            stats.act_s += t1 - t0
+            stats.env_s += t2 - t1
             rewards[t] = reward
             terminated[t] = term
             truncated[t] = trunc
@@ -139,6 +187,14 @@ class RolloutCollector:
                 done_mask = info["_episode"]
                 stats.returns.extend(np.asarray(info["episode"]["r"])[done_mask].tolist())
                 stats.lengths.extend(np.asarray(info["episode"]["l"])[done_mask].tolist())
+                if "is_success" in info:
+                    has = done_mask & info["_is_success"]
+                    stats.successes.extend(np.asarray(info["is_success"], np.float64)[has].tolist())
+            for key in self.info_keys:
+                if key in info:
+                    present = info.get(f"_{key}", np.ones(N, bool))
+                    stats.info_sums[key] = stats.info_sums.get(key, 0.0) + float(np.sum(info[key][present]))
+                    stats.info_counts[key] = stats.info_counts.get(key, 0) + int(np.sum(present))
         self._obs, self._prev_done = obs, prev_done
         rollout = Rollout(
             observations=observations,

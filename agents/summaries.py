@@ -64,6 +64,14 @@ def policy_histograms(policy, rollout, agent) -> dict[str, np.ndarray]:
     return values
 
 
+def policy_scalars(policy) -> dict[str, float]:
+    """``train/policy_std``: the mean std of a Gaussian policy with a state-independent learned log-std."""
+    for variable in policy.model.trainable_variables:
+        if "log_std" in variable.path:
+            return {"train/policy_std": float(np.mean(np.exp(variable.numpy())))}
+    return {}
+
+
 def record_episode(policy, make_env_fn, normalization: dict, seed: int, max_steps: int = 1000) -> np.ndarray:
     """Frames [T, H, W, 3] uint8 of one deterministic episode, or an empty array if the env cannot render.
 

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,10 +44,13 @@ from agents.runs import (  # re-exported: scripts and other tools import them fr
     trim_events_after,
     write_json_atomic,
 )
-from agents.summaries import log_policy_video, log_run_header, policy_histograms
+from agents.summaries import log_policy_video, log_run_header, policy_histograms, policy_scalars
 from envs import freeze_normalization, get_normalization_state, set_normalization_state
 
 __all__ = ["RunDirError", "RunInputError", "build_run", "check_run_dir", "default_run_name", "train"]
+
+MetricsCallback = Callable[[int, Any, Any, dict[str, float]], Mapping[str, float] | None]
+"""``callback(env_steps, rollout, episodes, metrics) -> {tag: value}``: custom scalars after each update."""
 
 EVAL_SEED_OFFSET = 10_000
 """Evaluation envs are seeded away from the training envs (which use seed .. seed + num_envs - 1)."""
@@ -156,8 +160,12 @@ def train(
     progress: bool = True,
     command: list[str] | None = None,
     resume: bool = False,
+    callbacks: Sequence[MetricsCallback] = (),
 ) -> dict[str, Any]:
     """Train one run into ``run_dir`` (or continue it when ``resume``) and return its summary.
+
+    ``callbacks`` add custom TensorBoard scalars: each is called after every update as
+    ``callback(env_steps, rollout, episodes, metrics)`` and may return a dict of scalars to log at that step.
 
     Envs, network and agent are built (and on resume the checkpoint restored and validated) before anything
     is written, so bad input leaves the run directory untouched. On SIGINT/SIGTERM the run saves a
@@ -180,12 +188,14 @@ def train(
             start_steps = int(run.counters["env_steps"].numpy())
             _recall_best_return(run, run_dir)
         # --- input is good: from here on the run directory is written ---
-        return _train_loop(config, run, run_dir, start, start_steps, resume, progress, command)
+        return _train_loop(config, run, run_dir, start, start_steps, resume, progress, command, callbacks)
     finally:
         run.close()
 
 
-def _train_loop(config, run, run_dir, start, start_steps, resume, progress, command) -> dict[str, Any]:
+def _train_loop(
+    config, run, run_dir, start, start_steps, resume, progress, command, callbacks
+) -> dict[str, Any]:
     rc = config.run
     run_dir.mkdir(parents=True, exist_ok=True)
     saved_config = {**config.to_dict(), "command": command or []}
@@ -274,10 +284,11 @@ def _train_loop(config, run, run_dir, start, start_steps, resume, progress, comm
                 if rc.histogram_every and updates % rc.histogram_every == 0:
                     logger.histograms(policy_histograms(run.policy, rollout, run.agent), steps)
                 scalars["time/sps"] = steps / max(train_time(), 1e-9)
-                if episodes.returns:
-                    recent_returns.extend(episodes.returns)
-                    scalars["rollout/episode_return"] = float(np.mean(episodes.returns))
-                    scalars["rollout/episode_length"] = float(np.mean(episodes.lengths))
+                scalars.update(episodes.scalars())
+                scalars.update(policy_scalars(run.policy))
+                recent_returns.extend(episodes.returns)
+                for callback in callbacks:
+                    scalars.update(callback(steps, rollout, episodes, metrics) or {})
                 logger.write(scalars, step=steps)
                 if steps < total_steps and _crossed(steps, rc.eval_every, steps_per_rollout):
                     evaluate_and_keep_best()
@@ -324,6 +335,7 @@ def _train_loop(config, run, run_dir, start, start_steps, resume, progress, comm
         "checkpoint": str(Path(latest).relative_to(run_dir)) if latest else None,
         "best_checkpoint": str(Path(best_prefix).relative_to(run_dir)) if best_prefix else None,
         "best_eval_return": _finite_or_none(run.counters["best_eval_return"].numpy()),
+        "logging_time_s": round(logger.seconds, 3),
     }
     write_json_atomic(run_dir / SUMMARY_FILE, summary)
     if aborted:

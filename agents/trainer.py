@@ -81,6 +81,8 @@ def build_run(config: ResolvedConfig) -> Run:
         activation=net.activation,
         share_trunk=net.share_trunk,
         log_std_init=net.log_std_init,
+        squash_actions=net.squash_actions,
+        state_dependent_std=net.state_dependent_std,
     )
     policy = Policy(model, env.single_observation_space, env.single_action_space, seed=rc.seed)
     policy.value(_dummy_batch(env))  # builds the model's weights before the optimizer sees them

@@ -72,7 +72,9 @@ class A2CAgent:
         self.value_optimizer = None
         if config.separate_optimizers:
             self._policy_vars, self._value_vars = policy_and_value_variables(model)
-            value_lr = config.value_learning_rate or config.learning_rate
+            value_lr = (
+                config.value_learning_rate if config.value_learning_rate is not None else config.learning_rate
+            )
             self.value_optimizer = make_optimizer(
                 config.optimizer, value_lr, config.optimizer_epsilon, config.rmsprop_rho
             )
@@ -99,7 +101,8 @@ class A2CAgent:
         lr = cfg.learning_rate * scale
         self.optimizer.learning_rate.assign(lr)
         if self.value_optimizer is not None:
-            self.value_optimizer.learning_rate.assign((cfg.value_learning_rate or cfg.learning_rate) * scale)
+            value_lr = cfg.value_learning_rate if cfg.value_learning_rate is not None else cfg.learning_rate
+            self.value_optimizer.learning_rate.assign(value_lr * scale)
         values = self._update(self.policy.flatten_batch(rollout, advantages, returns))
         metrics = dict(zip(_METRICS, values.numpy().tolist(), strict=True))
         metrics["learning_rate"] = lr

@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -151,7 +151,8 @@ def run_all(entries: list[Entry], logdir: Path, jobs: int, threads: int, timeout
         futures = {
             pool.submit(run_one, entries[i], seed, logdir, threads, timeout): (i, seed) for i, seed in tasks
         }
-        for n, (future, key) in enumerate(futures.items(), 1):
+        for n, future in enumerate(as_completed(futures), 1):
+            key = futures[future]
             try:
                 results[key] = future.result()
             except Exception as err:  # a bug here must still not lose the other rows

@@ -114,14 +114,28 @@ def load_spec(path: Path) -> list[Entry]:
 
 
 # ------------------------------------------------------------------------------------------- running
+def same_config(entry: Entry, seed: int, run_dir: Path) -> bool:
+    """Whether a finished run was trained with the config this entry resolves to now (presets may change)."""
+    from agents.config import resolve_config
+
+    values = {"seed": seed, "total_steps": entry.steps, **entry.overrides}
+    wanted = resolve_config(entry.algo, entry.env, values).to_dict()
+    try:
+        saved = json.loads((run_dir / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return all(saved.get(part) == wanted[part] for part in ("run", "network", "agent"))
+
+
 def run_one(entry: Entry, seed: int, logdir: Path, threads: int, timeout: float | None) -> dict:
     """Train one seed in its own process; returns its summary.json, or {"error": ...}."""
     run_dir = logdir / entry.run_name(seed)
     summary_path = run_dir / "summary.json"
-    if summary_path.exists():
+    if summary_path.exists() and same_config(entry, seed, run_dir):
         return json.loads(summary_path.read_text())
-    if run_dir.exists():  # a run that died half-way: keep it aside, start afresh
-        run_dir.rename(run_dir.with_name(f"{run_dir.name}.failed-{time.strftime('%Y%m%d-%H%M%S')}"))
+    if run_dir.exists():  # died half-way, or made with other hyperparameters: keep it aside, start afresh
+        why = "stale" if summary_path.exists() else "failed"
+        run_dir.rename(run_dir.with_name(f"{run_dir.name}.{why}-{time.strftime('%Y%m%d-%H%M%S')}"))
     cmd = [sys.executable, str(ROOT / "scripts" / "train_agent.py"), "--no-progress", *entry.train_args(seed)]
     cmd += ["--logdir", str(logdir), "--run-name", run_dir.name]
     env = {**os.environ, "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1"}
@@ -160,6 +174,37 @@ def run_all(entries: list[Entry], logdir: Path, jobs: int, threads: int, timeout
             entry = entries[key[0]]
             status = results[key].get("error") or f"eval {results[key].get('eval_mean_return')}"
             print(f"[{n}/{len(tasks)}] {entry.algo} {entry.env} seed {key[1]}: {status}", flush=True)
+    return results
+
+
+def finished(entry: Entry, logdir: Path) -> bool:
+    """Whether any seed of ``entry`` has a finished run in ``logdir``."""
+    return any((logdir / entry.run_name(seed) / "summary.json").exists() for seed in entry.seeds)
+
+
+def in_spec_order(entries: list[Entry], results: dict, spec: list[Entry]) -> tuple[list[Entry], dict]:
+    """Entries (and their results, keyed by (index, seed)) reordered as in the spec."""
+    order = sorted(range(len(entries)), key=lambda i: spec.index(entries[i]))
+    reordered = [entries[i] for i in order]
+    return reordered, {
+        (new, s): results[(old, s)] for new, old in enumerate(order) for s in entries[old].seeds
+    }
+
+
+def collect(entries: list[Entry], logdir: Path, offset: int) -> dict:
+    """Results of earlier runs, without running anything; a seed never run is an error."""
+    results = {}
+    for i, entry in enumerate(entries, offset):
+        for seed in entry.seeds:
+            path = logdir / entry.run_name(seed) / "summary.json"
+            if not path.exists():
+                results[(i, seed)] = {"error": "not run"}
+            elif not same_config(entry, seed, path.parent):
+                results[(i, seed)] = {
+                    "error": f"stale: the preset changed since; rerun --only {entry.algo}:{entry.env}"
+                }
+            else:
+                results[(i, seed)] = json.loads(path.read_text())
     return results
 
 
@@ -281,6 +326,7 @@ def render(
         rows.append(row)
         ok &= entry_ok
     links = [f"![{env}]({os.path.relpath(p, out.parent)})" for env, p in plots.items()]
+    only = "".join(f" --only {o}" for o in args.only)
     return "\n".join(
         [
             f"<!-- benchmark:{name} -->",
@@ -288,7 +334,7 @@ def render(
             "",
             f"Measured {time.strftime('%Y-%m-%d')} on {machine()}, `--jobs {args.jobs}` runs at a time with "
             f"{args.threads} thread(s) each; {fmt_time(elapsed)} for this call. Command: "
-            f"`python scripts/benchmark.py --spec {args.spec} --jobs {args.jobs} --out {args.out}`.",
+            f"`python scripts/benchmark.py --spec {args.spec} --jobs {args.jobs} --out {args.out}{only}`.",
             "Eval: final deterministic evaluation over 20 episodes per seed; mean ± std over seeds of those "
             "per-seed means. Wall time and SPS are per seed (SPS excludes evaluation).",
             "",
@@ -342,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    all_entries = entries
     if args.only:
         entries = [e for e in entries if f"{e.algo}:{e.env}" in args.only]
         if not entries:
@@ -353,6 +400,10 @@ def main(argv: list[str] | None = None) -> int:
     logdir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     results = run_all(entries, logdir, args.jobs, args.threads, args.timeout)
+    if args.only:  # rows of the entries not run this time, from earlier runs in logdir, stay in the table
+        earlier = [e for e in all_entries if e not in entries and finished(e, logdir)]
+        results.update(collect(earlier, logdir, offset=len(entries)))
+        entries, results = in_spec_order(entries + earlier, results, all_entries)
     plots = {}
     for env in dict.fromkeys(e.env for e in entries):
         path = plots_dir / f"{env}.png"

@@ -26,10 +26,10 @@ def test_a2c_learns_cartpole(tmp_path):
 
 @pytest.mark.learning
 def test_reinforce_learns_cartpole(tmp_path):
-    # Measured 471.7 at this seed and budget (478.7 and 471.9 at seeds 1 and 2).
+    # The preset (lr 3e-3 annealed to 0 over the budget); measured 441.7 at this seed and budget.
     config = resolve_config("reinforce", "CartPole-v1", {"seed": 0, "total_steps": 150_000})
     summary = train(config, tmp_path / "run", progress=False)
-    assert summary["eval_mean_return"] >= 400, summary
+    assert summary["eval_mean_return"] >= 350, summary  # a random policy scores about 20
 
 
 @pytest.mark.learning

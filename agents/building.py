@@ -39,6 +39,8 @@ def make_policy(config: ResolvedConfig, env: gym.vector.VectorEnv, seed: int) ->
         activation=net.activation,
         share_trunk=net.share_trunk,
         log_std_init=net.log_std_init,
+        squash_actions=net.squash_actions,
+        state_dependent_std=net.state_dependent_std,
     )
     policy = Policy(model, env.single_observation_space, env.single_action_space, seed=seed)
     sample = env.single_observation_space.sample()

@@ -92,6 +92,10 @@ class NetworkConfig:
     """One encoder+trunk for policy and value (True) or one each (False)."""
     log_std_init: float = 0.0
     """Initial log standard deviation of Gaussian policies."""
+    squash_actions: bool = False
+    """Box actions: tanh-squashed Gaussian inside the bounds (True) or Gaussian clipped by the env (False)."""
+    state_dependent_std: bool = False
+    """Box actions: log-std computed from the state (True) or one learned vector (False)."""
 
 
 class ConfigError(ValueError):

@@ -80,3 +80,14 @@ def explained_variance(predictions: tf.Tensor, targets: tf.Tensor, mask: tf.Tens
     mean_r = masked_mean(residual, mask)
     var_r = masked_mean(tf.square(residual - mean_r), mask)
     return tf.where(var_t > 0.0, 1.0 - var_r / tf.maximum(var_t, 1e-12), 0.0)
+
+
+def policy_gradient_loss(log_prob: tf.Tensor, advantages: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """The score-function (REINFORCE / A2C) surrogate, negated to be minimized.
+
+    L = -mean(log pi(a_t | s_t) * A_t); its gradient is the policy-gradient estimate of Williams (1992)
+    (A_t = reward-to-go, possibly minus a baseline) and of Mnih et al. (2016), "Asynchronous Methods for Deep
+    Reinforcement Learning", Algorithm S3 (A_t = n-step or GAE advantage). ``advantages`` is a constant
+    (no gradient flows into it).
+    """
+    return -masked_mean(log_prob * tf.stop_gradient(advantages), mask)

@@ -14,8 +14,10 @@ from typing import Any, NamedTuple, Protocol
 
 import gymnasium as gym
 
+from agents.a2c import A2CConfig, make_a2c
 from agents.acting import Policy
 from agents.ppo import PPOConfig, make_ppo
+from agents.reinforce import ReinforceConfig, make_reinforce
 from agents.rollout import Rollout
 
 
@@ -36,4 +38,6 @@ class Algorithm(NamedTuple):
 
 ALGORITHMS: dict[str, Algorithm] = {
     "ppo": Algorithm(PPOConfig, make_ppo),
+    "a2c": Algorithm(A2CConfig, make_a2c),
+    "reinforce": Algorithm(ReinforceConfig, make_reinforce),
 }

@@ -1,7 +1,14 @@
 """Networks, action distributions and space helpers for tfpg."""
 
 from networks.actor_critic import ActorCritic
-from networks.distributions import Bernoulli, Categorical, DiagGaussian, MultiCategorical, make_distribution
+from networks.distributions import (
+    Bernoulli,
+    Categorical,
+    DiagGaussian,
+    MultiCategorical,
+    SquashedDiagGaussian,
+    make_distribution,
+)
 from networks.encoders import ConvEncoder, DictEncoder, FlattenCast, MultiOneHot, OneHot, make_encoder
 from networks.heads import (
     BernoulliHead,
@@ -37,6 +44,7 @@ __all__ = [
     "MultiCategoricalHead",
     "MultiOneHot",
     "OneHot",
+    "SquashedDiagGaussian",
     "ValueHead",
     "action_spec",
     "dummy_observation",

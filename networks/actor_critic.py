@@ -36,6 +36,9 @@ class ActorCritic(keras.Model):
         share_trunk: If True, one encoder + MLP feeds both heads; if False, the policy and the value
             each have their own encoder + MLP.
         log_std_init: Initial log_std of a Gaussian policy (Box actions).
+        squash_actions: Box actions from a tanh-squashed Gaussian inside the bounds (else a Gaussian
+            whose samples the env clips).
+        state_dependent_std: The Gaussian's log_std is a function of the state (else a free vector).
         **kwargs: Base `keras.Model` arguments (name, ...).
 
     Attributes:
@@ -50,6 +53,8 @@ class ActorCritic(keras.Model):
         activation: str = "tanh",
         share_trunk: bool = False,
         log_std_init: float = 0.0,
+        squash_actions: bool = False,
+        state_dependent_std: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -59,7 +64,9 @@ class ActorCritic(keras.Model):
         self.activation = activation
         self.share_trunk = bool(share_trunk)
         self.log_std_init = float(log_std_init)
-        self.distribution = make_distribution(self.action_space)
+        self.squash_actions = bool(squash_actions)
+        self.state_dependent_std = bool(state_dependent_std)
+        self.distribution = make_distribution(self.action_space, squash=self.squash_actions)
 
         # With a shared trunk the "policy" encoder/MLP is the only trunk and also feeds the value head.
         self.policy_encoder = make_encoder(self.observation_space, name="policy_encoder")
@@ -69,7 +76,12 @@ class ActorCritic(keras.Model):
         if not self.share_trunk:
             self.value_encoder = make_encoder(self.observation_space, name="value_encoder")
             self.value_mlp = MLP(self.hidden_sizes, activation, name="value_mlp")
-        self.policy_head = make_policy_head(self.action_space, self.log_std_init, name="policy_head")
+        self.policy_head = make_policy_head(
+            self.action_space,
+            self.log_std_init,
+            name="policy_head",
+            state_dependent_std=self.state_dependent_std,
+        )
         self.value_head = ValueHead(name="value_head")
 
         spec = observation_spec(self.observation_space)
@@ -107,4 +119,6 @@ class ActorCritic(keras.Model):
             "activation": self.activation,
             "share_trunk": self.share_trunk,
             "log_std_init": self.log_std_init,
+            "squash_actions": self.squash_actions,
+            "state_dependent_std": self.state_dependent_std,
         }

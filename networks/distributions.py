@@ -80,6 +80,34 @@ def gaussian_sample(mean: tf.Tensor, log_std: tf.Tensor, generator: tf.random.Ge
     return mean + tf.exp(log_std) * generator.normal(tf.shape(mean), dtype=mean.dtype)
 
 
+# ------------------------------------------------------------------------------- tanh-squashed gaussian
+# Largest |tanh(u)| accepted when inverting an action: float32 tanh saturates to exactly ±1 for |u| > ~9,
+# where atanh is infinite. 1 - 1e-6 maps back to |u| ≈ 7.25; sampling and learning both go through the
+# same inversion (log-probs are always computed from the stored action), so they stay consistent.
+_SQUASH_LIMIT = 1.0 - 1e-6
+
+
+def log_one_minus_tanh_sq(u: tf.Tensor) -> tf.Tensor:
+    """log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)), stable for large |u|. Elementwise."""
+    return 2.0 * (math.log(2.0) - u - tf.nn.softplus(-2.0 * u))
+
+
+def squashed_gaussian_log_prob(
+    mean: tf.Tensor, log_std: tf.Tensor, actions: tf.Tensor, low: tf.Tensor, high: tf.Tensor
+) -> tf.Tensor:
+    """Log-density of a = c + s tanh(u), u ~ N(mean, std), c = (high + low)/2, s = (high - low)/2.
+
+    Change of variables: log p(a) = log N(u) - Σ log |da/du| = log N(u) - Σ [log s + log(1 - tanh(u)^2)],
+    with u = atanh((a - c) / s). mean, log_std, actions [B, d]; low, high [d] → [B].
+    """
+    scale = (high - low) / 2.0
+    center = (high + low) / 2.0
+    y = tf.clip_by_value((tf.cast(actions, mean.dtype) - center) / scale, -_SQUASH_LIMIT, _SQUASH_LIMIT)
+    u = tf.atanh(y)
+    log_det = tf.reduce_sum(tf.math.log(scale) + log_one_minus_tanh_sq(u), axis=-1)
+    return gaussian_log_prob(mean, log_std, u) - log_det
+
+
 # ------------------------------------------------------------------------------------------- bernoulli
 def bernoulli_log_prob(logits: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
     """Σ a log σ(l) + (1-a) log(1-σ(l)) = Σ a l - softplus(l). [B, n] → [B]."""
@@ -169,6 +197,56 @@ class DiagGaussian:
 
 
 @dataclass(frozen=True)
+class SquashedDiagGaussian:
+    """1-D bounded Box(dim) actions a = c + s tanh(u), u ~ N(mean, diag(std^2)), inside [low, high].
+
+    params: concat([mean, log_std], -1) [B, 2*dim] (the same head as DiagGaussian); actions [B, dim] float32
+    in the env's units, so the env needs no clipping. ``log_prob`` includes the log-det-Jacobian of the
+    squash and the affine rescale. ``entropy`` returns the entropy of the pre-squash Gaussian u (the squashed
+    entropy has no closed form; H[a] = H[u] + E[Σ log s(1 - tanh(u)^2)]), used only as an exploration bonus.
+    ``kl`` is exact: KL is invariant under the shared bijection u → a.
+    """
+
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "low", tuple(float(x) for x in self.low))
+        object.__setattr__(self, "high", tuple(float(x) for x in self.high))
+
+    @property
+    def dim(self) -> int:
+        return len(self.low)
+
+    @property
+    def param_size(self) -> int:
+        return 2 * self.dim
+
+    def _split(self, params: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return params[..., : self.dim], params[..., self.dim :]
+
+    def _squash(self, u: tf.Tensor) -> tf.Tensor:
+        low, high = tf.constant(self.low, u.dtype), tf.constant(self.high, u.dtype)
+        return (high + low) / 2.0 + (high - low) / 2.0 * tf.tanh(u)
+
+    def sample(self, params: tf.Tensor, generator: tf.random.Generator) -> tf.Tensor:
+        return self._squash(gaussian_sample(*self._split(params), generator))
+
+    def mode(self, params: tf.Tensor) -> tf.Tensor:
+        return self._squash(self._split(params)[0])
+
+    def log_prob(self, params: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
+        low, high = tf.constant(self.low, params.dtype), tf.constant(self.high, params.dtype)
+        return squashed_gaussian_log_prob(*self._split(params), actions, low, high)
+
+    def entropy(self, params: tf.Tensor) -> tf.Tensor:
+        return gaussian_entropy(self._split(params)[1])
+
+    def kl(self, params_p: tf.Tensor, params_q: tf.Tensor) -> tf.Tensor:
+        return gaussian_kl(*self._split(params_p), *self._split(params_q))
+
+
+@dataclass(frozen=True)
 class MultiCategorical:
     """MultiDiscrete(nvec) actions. params: concatenated logits [B, sum(nvec)]; actions [B, D] int32."""
 
@@ -228,21 +306,24 @@ class Bernoulli:
         return bernoulli_kl(params_p, params_q)
 
 
-Distribution = Categorical | DiagGaussian | MultiCategorical | Bernoulli
+Distribution = Categorical | DiagGaussian | SquashedDiagGaussian | MultiCategorical | Bernoulli
 
 
-def make_distribution(action_space: gym.Space) -> Distribution:
+def make_distribution(action_space: gym.Space, squash: bool = False) -> Distribution:
     """The distribution for an action space.
 
     Args:
         action_space: Discrete, 1-D Box, 1-D MultiDiscrete or 1-D MultiBinary.
+        squash: For a Box, a tanh-squashed Gaussian inside its bounds instead of a Gaussian (whose samples
+            the env then clips). Ignored for other spaces.
 
     Returns:
-        Categorical, DiagGaussian, MultiCategorical or Bernoulli. Discrete actions are indices in [0, n);
-        an env with `start != 0` must add `start` itself.
+        Categorical, DiagGaussian (SquashedDiagGaussian if squash), MultiCategorical or Bernoulli. Discrete
+        actions are indices in [0, n); an env with `start != 0` must add `start` itself.
 
     Raises:
-        ValueError: If the space is unsupported or not one-dimensional.
+        ValueError: If the space is unsupported or not one-dimensional, or squash is asked for a Box with
+            infinite bounds.
     """
     if isinstance(action_space, gym.spaces.Discrete):
         return Categorical(int(action_space.n))
@@ -253,6 +334,13 @@ def make_distribution(action_space: gym.Space) -> Distribution:
                 f"Action space {action_space!r} has shape {action_space.shape}; only one-dimensional action "
                 f"spaces are supported ({supported}). Flatten it with a wrapper first."
             )
+        if isinstance(action_space, gym.spaces.Box) and squash:
+            if not (np.isfinite(action_space.low).all() and np.isfinite(action_space.high).all()):
+                raise ValueError(
+                    f"squash_actions needs finite Box bounds, but {action_space!r} has infinite ones. "
+                    f"Set squash_actions=false (Gaussian actions, clipped by the env) or bound the space."
+                )
+            return SquashedDiagGaussian(action_space.low.tolist(), action_space.high.tolist())
         if isinstance(action_space, gym.spaces.Box):
             return DiagGaussian(action_space.shape[0])
         if isinstance(action_space, gym.spaces.MultiDiscrete):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from agents.advantages import compute_gae
+from agents.advantages import compute_gae, monte_carlo_returns
 
 GAMMA, LAM = 0.9, 0.5
 REWARDS = np.array([[1.0], [2.0], [3.0]])
@@ -62,3 +62,48 @@ def test_last_value_bootstraps_final_row_and_envs_are_independent():
         rewards, values, terminated, np.zeros((1, 2), bool), np.array([10.0, 10.0]), 0.5, 1.0
     )
     np.testing.assert_allclose(adv[0], [1.0 + 5.0, 0.0])
+
+
+# ------------------------------------------------------------------------ Monte-Carlo reward-to-go
+# One env column [T=5]: rows 0-1 are the end of an episode that terminates at row 1, row 2 is the autoreset
+# row (invalid), rows 3-4 a new episode still running when the rollout ends.
+MC_REWARDS = np.array([[1.0], [2.0], [0.0], [3.0], [4.0]])
+MC_VALUES = np.array([[0.5], [1.0], [7.0], [1.5], [2.5]])  # row 2 holds V(final obs) = 7
+MC_LAST = np.array([10.0])
+MC_TERM = np.array([[False], [True], [False], [False], [False]])
+NO = np.zeros((5, 1), bool)
+
+
+def test_monte_carlo_returns_bootstrap_rollout_cut_but_not_termination():
+    ret, complete = monte_carlo_returns(MC_REWARDS, MC_TERM, NO, MC_VALUES, MC_LAST, GAMMA)
+    # G1 = 2 (terminal), G0 = 1 + .9 * 2 = 2.8; G4 = 4 + .9 * 10 = 13, G3 = 3 + .9 * 13 = 14.7
+    np.testing.assert_allclose(ret[[0, 1, 3, 4], 0], [2.8, 2.0, 14.7, 13.0], rtol=1e-6)
+    np.testing.assert_array_equal(complete, 1.0)
+
+
+def test_monte_carlo_returns_truncation_bootstraps_from_final_observation_value():
+    ret, _ = monte_carlo_returns(MC_REWARDS, NO, MC_TERM, MC_VALUES, MC_LAST, GAMMA)
+    # truncated at row 1: G1 = 2 + .9 * V(final obs at row 2) 7 = 8.3, G0 = 1 + .9 * 8.3 = 8.47
+    np.testing.assert_allclose(ret[[0, 1], 0], [8.47, 8.3], rtol=1e-6)
+
+
+def test_monte_carlo_returns_without_bootstrap_masks_cut_episode_and_ends_truncation():
+    for term, trunc in [(MC_TERM, NO), (NO, MC_TERM)]:
+        ret, complete = monte_carlo_returns(
+            MC_REWARDS, term, trunc, MC_VALUES, MC_LAST, GAMMA, bootstrap=False
+        )
+        # Time limit or termination: both end the return (no learned value to continue it).
+        np.testing.assert_allclose(ret[[0, 1], 0], [2.8, 2.0], rtol=1e-6)
+        # The cut episode's rows are flagged unusable; its returns just sum what was seen (G3 = 3 + .9*4).
+        np.testing.assert_array_equal(complete[:, 0], [1, 1, 0, 0, 0])
+        np.testing.assert_allclose(ret[[3, 4], 0], [6.6, 4.0], rtol=1e-6)
+
+
+def test_monte_carlo_returns_equal_gae_returns_at_lambda_one():
+    rng = np.random.default_rng(0)
+    rewards, values = rng.normal(size=(9, 3)), rng.normal(size=(9, 3))
+    term, trunc = rng.random((9, 3)) < 0.2, rng.random((9, 3)) < 0.2
+    last = rng.normal(size=3)
+    ret, _ = monte_carlo_returns(rewards, term, trunc, values, last, 0.95)
+    _, gae_ret = compute_gae(rewards, values, term, trunc, last, 0.95, 1.0)
+    np.testing.assert_allclose(ret, gae_ret, rtol=1e-5, atol=1e-5)

@@ -53,7 +53,7 @@ def test_bad_override_syntax():
 
 
 def test_unknown_algo():
-    with pytest.raises(ConfigError, match="choose one of: ppo"):
+    with pytest.raises(ConfigError, match="choose one of: a2c, ppo, reinforce"):
         resolve_config("dqn", "CartPole-v1", {})
 
 

@@ -187,3 +187,58 @@ def test_generator_state_makes_sampling_reproducible_in_tf_function():
     gen.reset(state)
     np.testing.assert_array_equal(sample(LOGITS)[0], first)
     assert sample.experimental_get_tracing_count() == 1
+
+
+# ------------------------------------------------------------------------------ tanh-squashed gaussian
+def test_squashed_gaussian_log_prob_hand_values():
+    # u = 0.5 under N(0, 1): log N = -0.125 - 0.9189385 = -1.0439385; log(1 - tanh(.5)^2) = -0.2402290.
+    # Bounds [-1, 1]: log p(tanh .5) = -1.0439385 + 0.2402290 = -0.8037095.
+    # Bounds [-2, 2] (Pendulum): one more -log 2 for the rescale: -1.4968567.
+    params = np.array([[0.0, 0.0]], np.float32)
+    unit = D.SquashedDiagGaussian([-1.0], [1.0])
+    a = np.array([[np.tanh(0.5)]], np.float32)
+    assert unit.log_prob(params, a).numpy()[0] == pytest.approx(-0.8037095, abs=2e-6)
+    wide = D.SquashedDiagGaussian([-2.0], [2.0])
+    assert wide.log_prob(params, 2 * a).numpy()[0] == pytest.approx(-1.4968567, abs=2e-6)
+    # Asymmetric bounds [0, 4]: center 2, scale 2, same u; and dims add up.
+    two = D.SquashedDiagGaussian([-1.0, 0.0], [1.0, 4.0])
+    p2 = np.zeros((1, 4), np.float32)
+    lp = two.log_prob(p2, np.array([[np.tanh(0.5), 2 + 2 * np.tanh(0.5)]], np.float32)).numpy()[0]
+    assert lp == pytest.approx(-0.8037095 + -1.4968567, abs=4e-6)
+    assert D.log_one_minus_tanh_sq(tf.constant(0.5)).numpy() == pytest.approx(-0.2402290, abs=1e-6)
+
+
+def test_squashed_gaussian_density_integrates_to_one_and_matches_change_of_variables():
+    dist = D.SquashedDiagGaussian([-2.0], [2.0])
+    params = np.array([[0.7, -0.4]], np.float32)  # mean 0.7, std e^-0.4
+    grid = np.linspace(-2.0, 2.0, 200_001)[1:-1]
+    logp = dist.log_prob(np.repeat(params, grid.size, 0), grid[:, None].astype(np.float32)).numpy()
+    assert np.trapezoid(np.exp(logp), grid) == pytest.approx(1.0, abs=1e-3)
+    # Reference: p(a) = N(atanh(a/2); .7, e^-.4) / (2 (1 - (a/2)^2)).
+    a = np.array([-1.5, 0.0, 1.0, 1.9])
+    u = np.arctanh(a / 2)
+    ref = stats.norm.logpdf(u, 0.7, np.exp(-0.4)) - np.log(2 * (1 - (a / 2) ** 2))
+    got = dist.log_prob(np.repeat(params, 4, 0), a[:, None].astype(np.float32)).numpy()
+    np.testing.assert_allclose(got, ref, rtol=1e-4)
+
+
+def test_squashed_gaussian_samples_stay_in_bounds_and_log_probs_are_finite():
+    dist = D.SquashedDiagGaussian([-2.0, 0.0], [2.0, 1.0])
+    params = np.tile(np.array([[5.0, -5.0, 1.5, 1.5]], np.float32), (5000, 1))  # saturating mean, wide std
+    actions = dist.sample(params, _gen(6)).numpy()
+    assert (actions >= [-2.0, 0.0]).all() and (actions <= [2.0, 1.0]).all()
+    assert np.isfinite(dist.log_prob(params, actions).numpy()).all()
+    np.testing.assert_allclose(
+        dist.mode(params[:1]), [[2 * np.tanh(5.0), 0.5 + 0.5 * np.tanh(-5.0)]], atol=1e-6
+    )
+    # KL is that of the pre-squash Gaussians (invariant under the shared bijection).
+    q = params[:1] + 0.3
+    np.testing.assert_allclose(dist.kl(params[:1], q), DiagGaussian(2).kl(params[:1], q), rtol=1e-6)
+
+
+def test_make_distribution_squash():
+    box = gym.spaces.Box(np.array([-1.0, 0.0], np.float32), np.array([1.0, 3.0], np.float32))
+    assert make_distribution(box, squash=True) == D.SquashedDiagGaussian((-1.0, 0.0), (1.0, 3.0))
+    assert make_distribution(gym.spaces.Discrete(3), squash=True) == Categorical(3)
+    with pytest.raises(ValueError, match="finite Box bounds"):
+        make_distribution(gym.spaces.Box(-np.inf, np.inf, (2,)), squash=True)

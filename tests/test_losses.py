@@ -1,4 +1,4 @@
-"""PPO loss terms pinned against hand-computed numbers."""
+"""Loss terms (PPO, REINFORCE/A2C) pinned against hand-computed numbers."""
 
 import numpy as np
 import pytest
@@ -64,3 +64,28 @@ def test_explained_variance():
     # residual var 1.25 over target var 1.25 → 0 ; a prediction of zeros has residual var = target var → 0
     assert float(losses.explained_variance(tf.zeros(4), targets, mask)) == pytest.approx(0.0, abs=1e-6)
     assert float(losses.explained_variance(tf.zeros(4), tf.zeros(4), mask)) == 0.0
+
+
+# ------------------------------------------------------------------------------------ REINFORCE / A2C
+def test_policy_gradient_loss_hand_value_mask_and_gradient():
+    log_prob = tf.Variable([-0.5, -1.0, -2.0, -0.1])
+    adv = tf.Variable([1.0, 1.0, -1.0, 2.0])
+    mask = tf.constant([1.0, 1.0, 1.0, 0.0])  # the last row is an autoreset row
+    with tf.GradientTape(persistent=True) as tape:
+        loss = losses.policy_gradient_loss(log_prob, adv, mask)
+    # -(-0.5*1 + -1*1 + -2*-1) / 3 = -(0.5) / 3
+    assert float(loss) == pytest.approx(-0.5 / 3, rel=1e-6)
+    # d/d log_prob = -A * mask / 3: raising log pi of a positive-advantage action lowers the loss.
+    np.testing.assert_allclose(tape.gradient(loss, log_prob), [-1 / 3, -1 / 3, 1 / 3, 0.0], rtol=1e-6)
+    assert tape.gradient(loss, adv) is None  # advantages are constants
+
+
+def test_policy_gradient_loss_of_categorical_matches_hand_score_function():
+    # One state, 2 actions, logits (0, 0): pi = (.5, .5). Action 0 taken with advantage 2.
+    # d(-log pi(0) * 2)/d logits = -2 * (onehot(0) - pi) = (-1, 1).
+    logits = tf.Variable([[0.0, 0.0]])
+    with tf.GradientTape() as tape:
+        log_p = tf.nn.log_softmax(logits)[:, 0]
+        loss = losses.policy_gradient_loss(log_p, tf.constant([2.0]), tf.ones(1))
+    assert float(loss) == pytest.approx(2 * np.log(2.0), rel=1e-6)
+    np.testing.assert_allclose(tape.gradient(loss, logits), [[-1.0, 1.0]], rtol=1e-6)

@@ -19,6 +19,7 @@ from networks import (
     MultiCategoricalHead,
     MultiOneHot,
     OneHot,
+    SquashedDiagGaussian,
     ValueHead,
     action_spec,
     dummy_observation,
@@ -74,6 +75,7 @@ LAYER_CASES = {
     ),
     "categorical_head": (lambda: CategoricalHead(3), _rand(5, 4)),
     "gaussian_head": (lambda: GaussianHead(2, log_std_init=-0.5), _rand(5, 4)),
+    "gaussian_head_state_std": (lambda: GaussianHead(2, -0.5, state_dependent_std=True), _rand(5, 4)),
     "multi_categorical_head": (lambda: MultiCategoricalHead([2, 3]), _rand(5, 4)),
     "bernoulli_head": (lambda: BernoulliHead(4), _rand(5, 4)),
     "value_head": (ValueHead, _rand(5, 4)),
@@ -120,6 +122,32 @@ def test_gaussian_head_broadcasts_state_independent_log_std():
     assert params.shape == (5, 4)
     np.testing.assert_allclose(params[:, 2:], -0.5)
     assert [w.name for w in head.trainable_weights].count("log_std") == 1
+
+
+def test_gaussian_head_state_dependent_log_std_varies_with_state_and_is_bounded():
+    head = GaussianHead(2, log_std_init=-0.5, state_dependent_std=True)
+    params = head(_rand(5, 4)).numpy()
+    assert params.shape == (5, 4)
+    assert "log_std" not in [w.name for w in head.trainable_weights]  # a Linear, not a free vector
+    assert np.ptp(params[:, 2], axis=0) > 0  # differs between states
+    np.testing.assert_allclose(params[:, 2:], -0.5, atol=0.2)  # gain-0.01 init: close to log_std_init
+    big = head(100_000 * _rand(3, 4)).numpy()[:, 2:]
+    assert big.min() >= -20.0 and big.max() <= 2.0
+
+
+def test_actor_critic_squashed_state_dependent_round_trip():
+    box = ACTION_SPACES["box"]
+    model = ActorCritic(
+        OBSERVATION_SPACES["vector"], box, (8,), squash_actions=True, state_dependent_std=True
+    )
+    assert isinstance(model.distribution, SquashedDiagGaussian)
+    clone = ActorCritic.from_config(model.get_config())
+    assert clone.distribution == model.distribution and clone.get_config() == model.get_config()
+    clone.set_weights(model.get_weights())
+    obs = random_observation(OBSERVATION_SPACES["vector"], 4)
+    np.testing.assert_allclose(clone(obs)["policy"], model(obs)["policy"], rtol=1e-6)
+    actions = model.distribution.sample(model(obs)["policy"], tf.random.Generator.from_seed(0)).numpy()
+    assert ((actions >= box.low) & (actions <= box.high)).all()
 
 
 def test_make_encoder_choices_and_errors():

@@ -1,0 +1,422 @@
+"""Run a benchmark spec and write its table into BENCHMARKS.md, with one learning-curve PNG per env.
+
+    python scripts/benchmark.py --spec benchmarks/issue3.yaml --jobs 16 --out BENCHMARKS.md
+
+The spec (YAML) lists runs of ``scripts/train_agent.py``::
+
+    seeds: [0, 1, 2]            # default for every entry
+    runs:
+      - {algo: ppo, env: CartPole-v1, steps: 100000, threshold: 475}
+      - {algo: a2c, env: Acrobot-v1, steps: 500000, seeds: [0], set: {learning_rate: 1e-3}}
+
+Every (entry, seed) is one ``train_agent.py`` process; ``--jobs`` of them run at once, each limited to
+``--threads`` TensorFlow/OpenMP threads so they do not oversubscribe the cores. Finished runs (a run directory
+with summary.json) are reused, so an interrupted benchmark picks up where it stopped; a failed or timed-out
+run becomes an error row, never an abort. The table goes between ``<!-- benchmark:NAME -->`` markers in
+``--out`` (NAME = the spec's file stem), so other sections of the file are kept. Curves are read back from
+each run's TensorBoard event files (``rollout/episode_return``) and drawn as mean ± std over seeds.
+Exit codes: 0 all runs done, 1 some runs failed (their rows say why), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import yaml  # noqa: E402
+
+CURVE_TAG = "rollout/episode_return"
+CURVE_BINS = 60
+
+
+class SpecError(ValueError):
+    """The spec file cannot be used; the message says what to fix."""
+
+
+@dataclass
+class Entry:
+    """One line of the table: an algorithm on an env at a budget, over seeds."""
+
+    algo: str
+    env: str
+    steps: int
+    seeds: list[int]
+    overrides: dict = field(default_factory=dict)
+    threshold: float | None = None
+
+    def run_name(self, seed: int) -> str:
+        return f"{self.env}__{self.algo}__{self.steps}__s{seed}"
+
+    def train_args(self, seed: int | str) -> list[str]:
+        args = ["--algo", self.algo, "--env", self.env, "--seed", str(seed), "--total-steps", str(self.steps)]
+        for key, value in self.overrides.items():
+            args += ["--set", f"{key}={json.dumps(value)}"]  # JSON is YAML: train_agent parses it back
+        return args
+
+    def command(self) -> str:
+        """A shell command that reproduces every seed of this entry."""
+        args = " ".join(shlex.quote(a) for a in self.train_args("$S")).replace("'$S'", "$S")
+        seeds = " ".join(str(s) for s in self.seeds)
+        return f"for S in {seeds}; do python scripts/train_agent.py {args}; done"
+
+
+def load_spec(path: Path) -> list[Entry]:
+    """Parse and check a spec: known algorithms and config fields, positive steps, a seed list."""
+    from agents.config import ConfigError, resolve_config
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise SpecError(f"Cannot read spec {path}: {err}") from err
+    if not isinstance(data, dict) or not isinstance(data.get("runs"), list) or not data["runs"]:
+        raise SpecError(
+            f"Spec {path} must be a mapping with a non-empty 'runs' list (see benchmark.py --help)."
+        )
+    entries = []
+    for i, raw in enumerate(data["runs"]):
+        where = f"{path} runs[{i}]"
+        if not isinstance(raw, dict) or not {"algo", "env", "steps"} <= raw.keys():
+            raise SpecError(f"{where}: each run needs algo, env and steps, got {raw!r}.")
+        unknown = set(raw) - {"algo", "env", "steps", "seeds", "set", "threshold"}
+        if unknown:
+            raise SpecError(
+                f"{where}: unknown keys {sorted(unknown)}; allowed: algo env steps seeds set threshold."
+            )
+        seeds = raw.get("seeds", data.get("seeds", [0]))
+        if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
+            raise SpecError(f"{where}: seeds must be a non-empty list of ints, got {seeds!r}.")
+        if not isinstance(raw["steps"], int) or raw["steps"] <= 0:
+            raise SpecError(f"{where}: steps must be a positive int, got {raw['steps']!r}.")
+        entry = Entry(
+            raw["algo"], raw["env"], raw["steps"], seeds, raw.get("set") or {}, raw.get("threshold")
+        )
+        try:
+            resolve_config(entry.algo, entry.env, dict(entry.overrides))
+        except ConfigError as err:
+            raise SpecError(f"{where}: {err}") from err
+        entries.append(entry)
+    return entries
+
+
+# ------------------------------------------------------------------------------------------- running
+def same_config(entry: Entry, seed: int, run_dir: Path) -> bool:
+    """Whether a finished run was trained with the config this entry resolves to now (presets may change)."""
+    from agents.config import resolve_config
+
+    values = {"seed": seed, "total_steps": entry.steps, **entry.overrides}
+    wanted = resolve_config(entry.algo, entry.env, values).to_dict()
+    try:
+        saved = json.loads((run_dir / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return all(saved.get(part) == wanted[part] for part in ("run", "network", "agent"))
+
+
+def run_one(entry: Entry, seed: int, logdir: Path, threads: int, timeout: float | None) -> dict:
+    """Train one seed in its own process; returns its summary.json, or {"error": ...}."""
+    run_dir = logdir / entry.run_name(seed)
+    summary_path = run_dir / "summary.json"
+    if summary_path.exists() and same_config(entry, seed, run_dir):
+        return json.loads(summary_path.read_text())
+    if run_dir.exists():  # died half-way, or made with other hyperparameters: keep it aside, start afresh
+        why = "stale" if summary_path.exists() else "failed"
+        run_dir.rename(run_dir.with_name(f"{run_dir.name}.{why}-{time.strftime('%Y%m%d-%H%M%S')}"))
+    cmd = [sys.executable, str(ROOT / "scripts" / "train_agent.py"), "--no-progress", *entry.train_args(seed)]
+    cmd += ["--logdir", str(logdir), "--run-name", run_dir.name]
+    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1"}
+    env.update(
+        OMP_NUM_THREADS=str(threads), TF_CPP_MIN_LOG_LEVEL="3", MUJOCO_GL=os.environ.get("MUJOCO_GL", "egl")
+    )
+    log_path = logdir / f"{run_dir.name}.log"
+    try:
+        with open(log_path, "w") as log:
+            proc = subprocess.run(
+                cmd, stdout=log, stderr=subprocess.STDOUT, timeout=timeout, env=env, cwd=ROOT
+            )
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s (log: {log_path})"}
+    if proc.returncode != 0 or not summary_path.exists():
+        lines = [ln for ln in log_path.read_text().splitlines() if ln.strip()]
+        last = next((ln for ln in reversed(lines) if "error" in ln.lower()), lines[-1] if lines else "")
+        return {"error": f"exit {proc.returncode}: {last.strip()[:200]} (log: {log_path})"}
+    return json.loads(summary_path.read_text())
+
+
+def run_all(entries: list[Entry], logdir: Path, jobs: int, threads: int, timeout: float | None) -> dict:
+    """Every (entry, seed) through a pool of ``jobs`` worker processes; {(entry index, seed): result}."""
+    tasks = [(i, seed) for i, entry in enumerate(entries) for seed in entry.seeds]
+    results = {}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {
+            pool.submit(run_one, entries[i], seed, logdir, threads, timeout): (i, seed) for i, seed in tasks
+        }
+        for n, future in enumerate(as_completed(futures), 1):
+            key = futures[future]
+            try:
+                results[key] = future.result()
+            except Exception as err:  # a bug here must still not lose the other rows
+                results[key] = {"error": f"{type(err).__name__}: {err}"}
+            entry = entries[key[0]]
+            status = results[key].get("error") or f"eval {results[key].get('eval_mean_return')}"
+            print(f"[{n}/{len(tasks)}] {entry.algo} {entry.env} seed {key[1]}: {status}", flush=True)
+    return results
+
+
+def finished(entry: Entry, logdir: Path) -> bool:
+    """Whether any seed of ``entry`` has a finished run in ``logdir``."""
+    return any((logdir / entry.run_name(seed) / "summary.json").exists() for seed in entry.seeds)
+
+
+def in_spec_order(entries: list[Entry], results: dict, spec: list[Entry]) -> tuple[list[Entry], dict]:
+    """Entries (and their results, keyed by (index, seed)) reordered as in the spec."""
+    order = sorted(range(len(entries)), key=lambda i: spec.index(entries[i]))
+    reordered = [entries[i] for i in order]
+    return reordered, {
+        (new, s): results[(old, s)] for new, old in enumerate(order) for s in entries[old].seeds
+    }
+
+
+def collect(entries: list[Entry], logdir: Path, offset: int) -> dict:
+    """Results of earlier runs, without running anything; a seed never run is an error."""
+    results = {}
+    for i, entry in enumerate(entries, offset):
+        for seed in entry.seeds:
+            path = logdir / entry.run_name(seed) / "summary.json"
+            if not path.exists():
+                results[(i, seed)] = {"error": "not run"}
+            elif not same_config(entry, seed, path.parent):
+                results[(i, seed)] = {
+                    "error": f"stale: the preset changed since; rerun --only {entry.algo}:{entry.env}"
+                }
+            else:
+                results[(i, seed)] = json.loads(path.read_text())
+    return results
+
+
+# ------------------------------------------------------------------------------------------- report
+def fmt(x: float) -> str:
+    return f"{x:.1f}" if abs(x) < 1e4 else f"{x:.3g}"
+
+
+def fmt_time(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def cell(text: str) -> str:
+    """Text safe inside a markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def table_row(entry: Entry, results: list[dict]) -> tuple[str, bool]:
+    """The markdown row of one entry and whether all its seeds finished."""
+    import numpy as np
+
+    done = [r for r in results if "error" not in r]
+    errors = [r["error"] for r in results if "error" in r]
+    seeds = " ".join(str(s) for s in entry.seeds)
+    if not done:
+        cells = [entry.algo, entry.env, seeds, f"{entry.steps:,}", "**error**", *["–"] * 4]
+        return "| " + " | ".join(cells) + f" | {cell(errors[0])} |", False
+    means = np.array([r["eval_mean_return"] for r in done], float)
+    result = f"{fmt(means.mean())} ± {fmt(means.std())}"
+    episodes = {r["eval_episodes"] for r in done}
+    if episodes != {20}:
+        result += f" ({'/'.join(str(e) for e in sorted(episodes))} episodes)"
+    if errors:
+        result += f" ({len(done)}/{len(results)} seeds; {cell(errors[0])})"
+    met = "–" if entry.threshold is None else ("yes" if means.mean() >= entry.threshold else "**no**")
+    threshold = "–" if entry.threshold is None else fmt(entry.threshold)
+    wall = np.mean([r["wall_time_s"] for r in done])
+    sps = np.mean([r["sps"] for r in done])
+    steps = f"{int(np.max([r['total_steps'] for r in done])):,}"
+    cells = [entry.algo, entry.env, seeds, steps, result, threshold, met, fmt_time(wall), f"{sps:,.0f}"]
+    return "| " + " | ".join(cells) + f" | `{entry.command()}` |", not errors
+
+
+def read_curve(run_dir: Path) -> tuple[list[int], list[float]]:
+    """(steps, values) of CURVE_TAG from a run's TensorBoard event files; empty if it has none."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.util.tensor_util import make_ndarray
+
+    acc = EventAccumulator(str(run_dir), size_guidance={"tensors": 0})
+    acc.Reload()
+    if CURVE_TAG not in acc.Tags().get("tensors", []):
+        return [], []
+    events = acc.Tensors(CURVE_TAG)
+    return [e.step for e in events], [float(make_ndarray(e.tensor_proto)) for e in events]
+
+
+def plot_env(env: str, entries: list[Entry], logdir: Path, path: Path) -> bool:
+    """One PNG of every algorithm's curve on ``env``: per-seed returns binned over steps, mean ± std band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    drawn = False
+    for entry in entries:
+        edges = np.linspace(0, entry.steps, CURVE_BINS + 1)
+        per_seed = []
+        for seed in entry.seeds:
+            run_dir = logdir / entry.run_name(seed)
+            steps, values = read_curve(run_dir) if run_dir.is_dir() else ([], [])
+            if not steps:
+                continue
+            idx = np.digitize(steps, edges[1:-1])
+            sums, counts = np.bincount(idx, values, CURVE_BINS), np.bincount(idx, minlength=CURVE_BINS)
+            binned = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+            # Carry the last value forward over empty bins (long episodes end rarely).
+            for k in range(1, CURVE_BINS):
+                if np.isnan(binned[k]):
+                    binned[k] = binned[k - 1]
+            per_seed.append(binned)
+        if not per_seed:
+            continue
+        curves = np.array(per_seed)
+        centers = (edges[:-1] + edges[1:]) / 2
+        with warnings.catch_warnings():  # bins before any seed's first episode are all-NaN: left blank
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean, std = np.nanmean(curves, 0), np.nanstd(curves, 0)
+        label = f"{entry.algo} ({len(per_seed)} seed{'s' if len(per_seed) > 1 else ''})"
+        (line,) = ax.plot(centers, mean, label=label, marker=".", markersize=3)
+        ax.fill_between(centers, mean - std, mean + std, alpha=0.2, color=line.get_color())
+        drawn = True
+    if drawn:
+        ax.set(title=env, xlabel="environment steps", ylabel="training episode return")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return drawn
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError, StopIteration), open("/proc/cpuinfo") as info:
+        cpu = next(ln.split(":", 1)[1].strip() for ln in info if ln.startswith("model name"))
+    return f"{cpu}, {os.cpu_count()} logical cores, {platform.system()}"
+
+
+def render(
+    name: str, entries, results, args, out: Path, plots: dict[str, Path], elapsed: float
+) -> tuple[str, bool]:
+    """The markdown section of this spec and whether every run finished."""
+    rows, ok = [], True
+    for i, entry in enumerate(entries):
+        row, entry_ok = table_row(entry, [results[(i, s)] for s in entry.seeds])
+        rows.append(row)
+        ok &= entry_ok
+    links = [f"![{env}]({os.path.relpath(p, out.parent)})" for env, p in plots.items()]
+    only = "".join(f" --only {o}" for o in args.only)
+    return "\n".join(
+        [
+            f"<!-- benchmark:{name} -->",
+            f"## Benchmark `{name}`",
+            "",
+            f"Measured {time.strftime('%Y-%m-%d')} on {machine()}, `--jobs {args.jobs}` runs at a time with "
+            f"{args.threads} thread(s) each; {fmt_time(elapsed)} for this call. Command: "
+            f"`python scripts/benchmark.py --spec {args.spec} --jobs {args.jobs} --out {args.out}{only}`.",
+            "Eval: final deterministic evaluation over 20 episodes per seed; mean ± std over seeds of those "
+            "per-seed means. Wall time and SPS are per seed (SPS excludes evaluation).",
+            "",
+            "| algo | env | seeds | steps | eval return | target | met | wall time | SPS | reproduce |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+            *links,
+            f"<!-- /benchmark:{name} -->",
+        ]
+    ), ok
+
+
+def write_section(out: Path, name: str, section: str) -> None:
+    """Replace this spec's section of ``out`` (or append it), atomically."""
+    begin, end = f"<!-- benchmark:{name} -->", f"<!-- /benchmark:{name} -->"
+    text = out.read_text() if out.exists() else "# Benchmarks\n"
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + section + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--spec", required=True, type=Path, help="benchmark spec YAML (see module docstring)")
+    parser.add_argument("--jobs", type=int, default=1, help="training processes at once (default 1)")
+    parser.add_argument("--threads", type=int, help="TF/OpenMP threads per job (default: cores // jobs)")
+    parser.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"), help="markdown file to update")
+    parser.add_argument("--logdir", type=Path, help="where runs go (default: benchmarks/runs/SPEC_NAME)")
+    parser.add_argument("--plots", type=Path, help="where PNGs go (default: benchmarks/plots/SPEC_NAME)")
+    parser.add_argument(
+        "--only", action="append", default=[], metavar="ALGO:ENV", help="run only these entries"
+    )
+    parser.add_argument("--timeout", type=float, help="seconds before a single run is killed (default: none)")
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        print("error: --jobs must be at least 1", file=sys.stderr)
+        return 2
+    args.threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
+    try:
+        import matplotlib  # noqa: F401  (fail now, not after hours of training)
+    except ImportError:
+        print('error: plotting needs matplotlib: pip install -e ".[bench]"', file=sys.stderr)
+        return 2
+    try:
+        entries = load_spec(args.spec)
+    except SpecError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    all_entries = entries
+    if args.only:
+        entries = [e for e in entries if f"{e.algo}:{e.env}" in args.only]
+        if not entries:
+            print(f"error: no spec entry matches --only {args.only}", file=sys.stderr)
+            return 2
+    name = args.spec.stem
+    logdir = (args.logdir or ROOT / "benchmarks" / "runs" / name).resolve()
+    plots_dir = (args.plots or ROOT / "benchmarks" / "plots" / name).resolve()
+    logdir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    results = run_all(entries, logdir, args.jobs, args.threads, args.timeout)
+    if args.only:  # rows of the entries not run this time, from earlier runs in logdir, stay in the table
+        earlier = [e for e in all_entries if e not in entries and finished(e, logdir)]
+        results.update(collect(earlier, logdir, offset=len(entries)))
+        entries, results = in_spec_order(entries + earlier, results, all_entries)
+    plots = {}
+    for env in dict.fromkeys(e.env for e in entries):
+        path = plots_dir / f"{env}.png"
+        try:
+            if plot_env(env, [e for e in entries if e.env == env], logdir, path):
+                plots[env] = path
+        except Exception as err:  # a broken event file costs its plot, not the table
+            print(f"warning: no plot for {env}: {type(err).__name__}: {err}", file=sys.stderr)
+    section, ok = render(name, entries, results, args, args.out.resolve(), plots, time.perf_counter() - start)
+    write_section(args.out, name, section)
+    print(f"wrote {args.out} ({len(entries)} rows) and {len(plots)} plot(s) in {plots_dir}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

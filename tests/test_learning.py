@@ -18,10 +18,11 @@ def test_ppo_solves_cartpole_within_budget(tmp_path):
 
 @pytest.mark.learning
 def test_a2c_learns_cartpole(tmp_path):
-    # RL Zoo's A2C CartPole preset (RMSprop 7e-4, n_steps 5, 8 envs); measured 350.7 at this seed and budget.
-    config = resolve_config("a2c", "CartPole-v1", {"seed": 0, "total_steps": 100_000})
+    # RL Zoo's A2C CartPole preset (RMSprop 7e-4, n_steps 5, 8 envs). At 100k steps A2C is still erratic
+    # (72.6 / 68.8 / 181.2 for seeds 0-2); at 200k seeds 0, 1 and 2 all evaluate at 500.0 (2026-11-25).
+    config = resolve_config("a2c", "CartPole-v1", {"seed": 0, "total_steps": 200_000})
     summary = train(config, tmp_path / "run", progress=False)
-    assert summary["eval_mean_return"] >= 200, summary  # a random policy scores about 20
+    assert summary["eval_mean_return"] >= 475, summary  # a random policy scores about 20
 
 
 @pytest.mark.learning

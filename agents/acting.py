@@ -45,33 +45,6 @@ class RolloutActor:
         self._noise = noise  # [T, N, width]
         self._t = 0
 
-    def _noise_graph(self, shape):
-        kind, width = self._noise_kind
-        shape = tf.concat([shape, [width]], axis=0)
-        if kind == "normal":
-            return self.generator.normal(shape)
-        if kind == "gumbel_uniform":  # as categorical_sample draws it
-            return self.generator.uniform(shape, minval=_TINY, maxval=1.0)
-        return self.generator.uniform(shape)
-
-    def _snapshot_graph(self, shape):
-        # One call per rollout fetches both the noise and every weight (each separate read costs ~100 µs).
-        return self._noise_graph(shape), [tf.identity(v) for v in self.model.weights]
-
-    def draw_noise(self, shape: tuple[int, int]) -> np.ndarray:
-        """Sampling noise [T, N, width] for ``numpy_acting.sample``, from the checkpointed generator."""
-        return self._snapshot(np.asarray(shape, np.int32))[0].numpy()
-
-    def rollout_actor(self, num_steps: int, num_envs: int) -> RolloutActor | None:
-        """A fast actor for the next ``num_steps`` vector steps, or None where only the TF path works."""
-        if not self.numpy_acting or self._noise_kind is None:
-            return None
-        noise, weights = self._snapshot(np.asarray((num_steps, num_envs), np.int32))
-        actor = numpy_acting.NumpyActor.from_model(self.model, [w.numpy() for w in weights])
-        if actor is None:
-            return None
-        return RolloutActor(self, actor, noise.numpy(), num_steps, num_envs)
-
     def act(self, obs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self._t == len(self._noise):  # asked for more steps than planned: draw another rollout's worth
             self._noise, self._t = self._policy.draw_noise(self._shape), 0

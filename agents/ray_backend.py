@@ -54,7 +54,8 @@ def init_ray(address: str | None = None, num_cpus: int | None = None):
         ray.init(address=address, include_dashboard=False)
     else:
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, _node_ip_address="127.0.0.1")
+        cpus = num_cpus or len(os.sched_getaffinity(0))  # the CPUs this process was given
+        ray.init(num_cpus=cpus, include_dashboard=False, _node_ip_address="127.0.0.1")
     return ray
 
 

@@ -33,6 +33,7 @@ from agents.collection import make_collection
 from agents.config import ResolvedConfig
 from agents.evaluation import evaluate
 from agents.logging import TensorBoardLogger
+from agents.ray_backend import import_ray
 from agents.registry import ALGORITHMS
 from agents.runs import (  # re-exported: scripts and other tools import them from here
     CONFIG_FILE,
@@ -179,6 +180,8 @@ def train(
     run_dir = Path(run_dir)
     if not resume:
         check_run_dir(str(run_dir.parent), run_dir.name)
+    if config.run.backend == "ray":
+        import_ray()  # before anything is built or written: says how to install it when it is missing
     run = build_run(config)
     try:
         start_steps = 0

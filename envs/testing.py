@@ -23,6 +23,9 @@ OBS_KINDS = ("vector", "image", "dict", "discrete")
 ACTION_KINDS = ("discrete", "box", "multidiscrete", "multibinary")
 SPACES_MAX_EPISODE_STEPS = 32
 COUNTER_ID = f"{NAMESPACE}/Counter-v0"
+COIN_ID = f"{NAMESPACE}/Coin-v0"
+"""Reports ``is_success`` and an ``info["bonus"]`` per step (see ``CoinEnv``)."""
+CONTINUOUS_COIN_ID = f"{NAMESPACE}/ContinuousCoin-v0"
 # Same dynamics as Counter, but its native vector env resets in the SAME step; only for checking that
 # make_vector_env refuses autoreset modes other than NEXT_STEP.
 SAME_STEP_COUNTER_ID = f"{NAMESPACE}/SameStepCounter-v0"
@@ -212,6 +215,35 @@ class CounterEnv(gymnasium.Env):
         return np.array([self._steps], dtype=np.float32)
 
 
+class CoinEnv(gymnasium.Env):
+    """Custom-metrics env: 4-step episodes, ``info["is_success"]`` at the end (success iff the last action is
+    "high"), ``info["bonus"] = 2.0`` on every step. ``continuous=True`` gives a Box(-1, 1, (1,)) action space
+    ("high" = positive) instead of Discrete(2) ("high" = 1).
+    """
+
+    def __init__(self, continuous: bool = False) -> None:
+        self.observation_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self.action_space = spaces.Box(-1.0, 1.0, (1,), np.float32) if continuous else spaces.Discrete(2)
+        self._steps = 0
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        super().reset(seed=seed)
+        self._steps = 0
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        self._steps += 1
+        done = self._steps == 4
+        info: dict[str, Any] = {"bonus": 2.0}
+        if done:
+            info["is_success"] = bool(np.asarray(action).reshape(-1)[0] > 0.5 - 0.5 * self._continuous)
+        return np.zeros(2, np.float32), 1.0, done, False, info
+
+    @property
+    def _continuous(self) -> bool:
+        return isinstance(self.action_space, spaces.Box)
+
+
 def _same_step_counter_vector_env(num_envs: int, **kwargs: Any) -> SyncVectorEnv:
     """Vector entry point for ``SAME_STEP_COUNTER_ID``."""
     return SyncVectorEnv(
@@ -234,6 +266,8 @@ def _register_all() -> None:
                 kwargs={"obs_kind": obs_kind, "action_kind": action_kind},
             )
     register(COUNTER_ID, entry_point=f"{__name__}:CounterEnv")
+    register(COIN_ID, entry_point=f"{__name__}:CoinEnv")
+    register(CONTINUOUS_COIN_ID, entry_point=f"{__name__}:CoinEnv", kwargs={"continuous": True})
     register(
         SAME_STEP_COUNTER_ID,
         entry_point=f"{__name__}:CounterEnv",

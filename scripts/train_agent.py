@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--ray-address", help="Ray cluster address to join (default: RAY_ADDRESS or a local Ray)"
     )
+    parser.add_argument(
+        "--log-graph", action="store_true", help="write the compiled update step's graph to TensorBoard"
+    )
     parser.add_argument("--logdir", default="runs", help="parent directory of runs (default: runs)")
     parser.add_argument("--run-name", help="run directory name (default: ENV__ALGO__sSEED__TIMESTAMP)")
     parser.add_argument(
@@ -105,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.deterministic_ops:
         values["deterministic_ops"] = True
+    if args.log_graph:
+        values["log_graph"] = True
     try:
         values.update(parse_override(text) for text in args.overrides)
         if args.resume is None:
@@ -136,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = train(
             config, run_dir, progress=not args.no_progress, command=sys.argv, resume=args.resume is not None
         )
-    except RunInputError as err:
+    except (RunInputError, ImportError) as err:  # ImportError: an optional extra (e.g. ray) is missing
         return _error(str(err))
     except KeyboardInterrupt:
         print(f"\naborted; the last saved checkpoint is in {run_dir}/checkpoint", file=sys.stderr)

@@ -125,3 +125,16 @@ def test_unknown_env_exits_2_and_writes_nothing(tmp_path):
     assert proc.returncode == 2
     assert "CartPole-v1" in proc.stderr  # suggested close match
     assert not any(tmp_path.iterdir())
+
+
+def test_ray_backend_without_ray_says_how_to_install(tmp_path, monkeypatch, capsys):
+    sys.path.insert(0, str(SCRIPT.parent))
+    import train_agent
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the ray extra were not installed
+    code = train_agent.main(
+        ["--backend", "ray", "--logdir", str(tmp_path), "--run-name", "x", "--no-progress"]
+    )
+    assert code == 2
+    assert "pip install -e '.[ray]'" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())

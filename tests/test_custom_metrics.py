@@ -1,49 +1,14 @@
 """Custom metrics reach TensorBoard: is_success → rollout/success_rate, info keys, callbacks, policy std."""
 
-import gymnasium as gym
 import numpy as np
 import pytest
-from gymnasium import spaces
 
 from agents.config import resolve_config
 from agents.logging import read_scalars
 from agents.trainer import train
+from envs.testing import COIN_ID, CONTINUOUS_COIN_ID
 
-ENV_ID = "tfpg-metrics/Coin-v0"
-
-
-class CoinEnv(gym.Env):
-    """Episodes of 4 steps; success when the last action is 1; info["bonus"] = 2.0 on every step."""
-
-    def __init__(self):
-        self.observation_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
-        self.action_space = spaces.Discrete(2)
-        self._t = 0
-
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self._t = 0
-        return np.zeros(2, np.float32), {}
-
-    def step(self, action):
-        self._t += 1
-        done = self._t == 4
-        info = {"bonus": 2.0}
-        if done:
-            info["is_success"] = bool(action == 1)
-        return np.zeros(2, np.float32), 1.0, done, False, info
-
-
-gym.register(ENV_ID, entry_point=CoinEnv)
-
-
-class ContinuousCoin(CoinEnv):
-    def __init__(self):
-        super().__init__()
-        self.action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
-
-
-gym.register("tfpg-metrics/ContinuousCoin-v0", entry_point=ContinuousCoin)
+ENV_ID = COIN_ID
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +52,6 @@ def test_callback_scalars_land_at_env_steps(coin_run):
 def test_continuous_policy_std_is_logged(tmp_path):
     values = {"num_envs": 2, "num_steps": 16, "minibatch_size": 32, "total_steps": 64, "update_epochs": 1,
               "eval_episodes": 1, "eval_envs": 1, "log_std_init": np.log(0.5).item(), "video": False}  # fmt: skip
-    train(resolve_config("ppo", "tfpg-metrics/ContinuousCoin-v0", values), tmp_path / "c", progress=False)
+    train(resolve_config("ppo", CONTINUOUS_COIN_ID, values), tmp_path / "c", progress=False)
     _, std = read_scalars(str(tmp_path / "c"), "train/policy_std")
     assert std[0] == pytest.approx(0.5, rel=0.05)

@@ -13,6 +13,7 @@ import pytest
 
 from agents.config import resolve_config
 from agents.trainer import train
+from envs.testing import CONTINUOUS_COIN_ID
 
 SCALAR_TAGS = {
     "rollout/episode_return", "rollout/episode_length",
@@ -55,6 +56,10 @@ def served_run(tmp_path_factory):
         "update_epochs": 2,
     }
     summary = train(resolve_config("ppo", "CartPole-v1", values), logdir / "tbrun", progress=False)
+    # A continuous-action env that reports is_success and an info key: the tags CartPole cannot have.
+    coin = {"num_envs": 2, "num_steps": 16, "minibatch_size": 32, "total_steps": 64, "update_epochs": 1,
+            "eval_episodes": 1, "eval_envs": 1, "info_keys": ["bonus"], "histogram_every": 1}  # fmt: skip
+    train(resolve_config("ppo", CONTINUOUS_COIN_ID, coin), logdir / "coinrun", progress=False)
     port = free_port()
     tensorboard = Path(sys.executable).with_name("tensorboard")
     server = subprocess.Popen(
@@ -66,7 +71,7 @@ def served_run(tmp_path_factory):
         deadline = time.monotonic() + 60
         while True:
             try:
-                if "tbrun" in get(base, "/data/runs"):
+                if {"tbrun", "coinrun"} <= set(get(base, "/data/runs")):
                     break
             except OSError:
                 pass
@@ -89,6 +94,15 @@ def test_every_scalar_tag_at_env_steps(served_run):
     assert [step for _, step, _ in evals] == [2048, 4096]
     lr = get(base, "/data/plugin/scalars/scalars", run="tbrun", tag="train/learning_rate")
     assert lr[0][2] == pytest.approx(1e-3) and lr[-1][2] < lr[0][2]  # linear annealing shows
+
+
+def test_continuous_and_custom_tags(served_run):
+    base, _, _ = served_run
+    tags = set(get(base, "/data/plugin/scalars/tags")["coinrun"])
+    assert {"rollout/success_rate", "rollout/info/bonus", "train/policy_std"} <= tags
+    bonus = get(base, "/data/plugin/scalars/scalars", run="coinrun", tag="rollout/info/bonus")
+    assert [(step, value) for _, step, value in bonus] == [(32, 2.0), (64, 2.0)]
+    assert "policy/log_std" in get(base, "/data/plugin/histograms/tags")["coinrun"]
 
 
 def test_histograms_images_and_videos(served_run):

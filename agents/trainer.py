@@ -285,7 +285,10 @@ def _train_loop(
                 scalars["time/collect_s"], scalars["time/update_s"] = t1 - t0, t2 - t1
                 updates = int(run.counters["updates"].numpy())
                 if rc.histogram_every and updates % rc.histogram_every == 0:
-                    logger.histograms(policy_histograms(run.policy, rollout, run.agent), steps)
+                    t3 = time.perf_counter()
+                    values = policy_histograms(run.policy, rollout, run.agent)
+                    logger.seconds += time.perf_counter() - t3  # computing them (gradients) is logging cost too
+                    logger.histograms(values, steps)
                 scalars["time/sps"] = steps / max(train_time(), 1e-9)
                 scalars.update(episodes.scalars())
                 scalars.update(policy_scalars(run.policy))

@@ -92,6 +92,12 @@ def record_episode(policy, make_env_fn, normalization: dict, seed: int, max_step
             set_normalization_state(env, normalization)
         freeze_normalization(env)
         obs, _ = env.reset(seed=seed)
+        try:
+            first = env.render()
+        except (gym.error.Error, ImportError):  # e.g. pygame missing for classic-control: no video
+            return np.zeros((0, 0, 0, 3), np.uint8)
+        if first is None or (isinstance(first, list | tuple) and first[0] is None):
+            return np.zeros((0, 0, 0, 3), np.uint8)
         frames = []
         for _ in range(max_steps):
             frame = env.render()

@@ -60,6 +60,8 @@ class RunConfig:
     """Turn on TensorFlow op determinism, so two runs with the same seed write identical scalars."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Extra keyword arguments for gymnasium.make."""
+    log_every: int = 1
+    """Write scalars every this many updates (and after the last); finished episodes in between are pooled."""
     info_keys: list[str] = field(default_factory=list)
     """Env ``info`` keys to average per rollout and log as rollout/info/<key> (custom metrics)."""
     histogram_every: int = 10

@@ -35,6 +35,7 @@ from agents.evaluation import evaluate
 from agents.logging import TensorBoardLogger
 from agents.ray_backend import import_ray
 from agents.registry import ALGORITHMS
+from agents.rollout import EpisodeStats
 from agents.runs import (  # re-exported: scripts and other tools import them from here
     CONFIG_FILE,
     SUMMARY_FILE,
@@ -225,6 +226,7 @@ def _train_loop(
     # New episodes after a resume: not the ones the run started with.
     collection = make_collection(config, run.env, run.policy, seed=rc.seed + start_steps)
     recent_returns: deque[float] = deque(maxlen=20)
+    unlogged = EpisodeStats()
     bar = tqdm(
         total=total_steps,
         initial=start_steps,
@@ -280,22 +282,28 @@ def _train_loop(
                 steps += steps_per_rollout
                 run.counters["env_steps"].assign(steps)
                 run.counters["updates"].assign_add(1)
-                scalars = {f"train/{k}": v for k, v in metrics.items()}
-                scalars.update(collect_scalars)
-                scalars["time/collect_s"], scalars["time/update_s"] = t1 - t0, t2 - t1
                 updates = int(run.counters["updates"].numpy())
                 if rc.histogram_every and updates % rc.histogram_every == 0:
                     t3 = time.perf_counter()
                     values = policy_histograms(run.policy, rollout, run.agent)
-                    logger.seconds += time.perf_counter() - t3  # computing them (gradients) is logging cost too
+                    logger.seconds += (
+                        time.perf_counter() - t3
+                    )  # computing them (gradients) is logging cost too
                     logger.histograms(values, steps)
-                scalars["time/sps"] = steps / max(train_time(), 1e-9)
-                scalars.update(episodes.scalars())
-                scalars.update(policy_scalars(run.policy))
                 recent_returns.extend(episodes.returns)
-                for callback in callbacks:
-                    scalars.update(callback(steps, rollout, episodes, metrics) or {})
-                logger.write(scalars, step=steps)
+                unlogged.merge(episodes)  # episodes that finished since the last write
+                if updates % rc.log_every == 0 or steps >= total_steps:
+                    scalars = {f"train/{k}": v for k, v in metrics.items()}  # the latest update's
+                    scalars.update(collect_scalars)
+                    scalars["time/collect_s"], scalars["time/update_s"] = t1 - t0, t2 - t1
+                    scalars["time/sps"] = steps / max(train_time(), 1e-9)
+                    unlogged.env_s, unlogged.act_s = episodes.env_s, episodes.act_s  # the latest rollout's
+                    scalars.update(unlogged.scalars())
+                    scalars.update(policy_scalars(run.policy))
+                    for callback in callbacks:
+                        scalars.update(callback(steps, rollout, episodes, metrics) or {})
+                    logger.write(scalars, step=steps)
+                    unlogged = EpisodeStats()
                 if steps < total_steps and _crossed(steps, rc.eval_every, steps_per_rollout):
                     evaluate_and_keep_best()
                 if steps < total_steps and _crossed(steps, checkpoint_every, steps_per_rollout):
@@ -303,7 +311,11 @@ def _train_loop(
                     last_saved = steps
                 bar.update(steps_per_rollout)
                 if recent_returns:
-                    bar.set_postfix(sps=f"{scalars['time/sps']:.0f}", ret=f"{np.mean(recent_returns):.1f}")
+                    bar.set_postfix(
+                        sps=f"{steps / max(train_time(), 1e-9):.0f}",
+                        ret=f"{np.mean(recent_returns):.1f}",
+                        refresh=False,
+                    )
             bar.close()
             if stop.signum is None and steps > start_steps:
                 result = evaluate_and_keep_best()

@@ -55,3 +55,17 @@ def test_continuous_policy_std_is_logged(tmp_path):
     train(resolve_config("ppo", CONTINUOUS_COIN_ID, values), tmp_path / "c", progress=False)
     _, std = read_scalars(str(tmp_path / "c"), "train/policy_std")
     assert std[0] == pytest.approx(0.5, rel=0.05)
+
+
+def test_log_every_writes_every_kth_update_and_pools_episodes(tmp_path):
+    values = {"num_envs": 2, "num_steps": 16, "minibatch_size": 32, "total_steps": 160, "update_epochs": 1,
+              "eval_episodes": 1, "eval_envs": 1, "video": False, "log_every": 2}  # fmt: skip
+    seen = []
+    callback = lambda steps, rollout, episodes, metrics: seen.append(steps)  # noqa: E731
+    train(resolve_config("ppo", ENV_ID, values), tmp_path / "r", progress=False, callbacks=[callback])
+    steps, _ = read_scalars(str(tmp_path / "r"), "train/policy_loss")
+    assert steps == [64, 128, 160]  # every 2nd update of 32 steps, and the last one
+    assert seen == steps
+    # 4-step episodes over 2 envs: the pooled episode count per write covers both rollouts (6-7 per 32 steps).
+    _, lengths = read_scalars(str(tmp_path / "r"), "rollout/episode_length")
+    assert lengths == [4.0, 4.0, 4.0]

@@ -27,6 +27,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
+
 from agents.config import parse_override  # noqa: E402  (light: no TensorFlow import)
 
 # Each case: env, budget, threshold, SB3 algorithm + kwargs (RL-Zoo hyperparameters), and the same settings
@@ -157,9 +159,12 @@ def run_tfpg(case: dict, seed: int, eval_episodes: int, spawned_at: float) -> di
             tag: {e.step: float(tf.make_ndarray(e.tensor_proto)) for e in events.Tensors(tag)}
             for tag in ("eval/mean_return", "time/sps")
         }
-    # train time at an eval step = steps / (training SPS logged at that step), evaluation excluded.
+    # train time at an eval step = steps / (training SPS logged at that step), evaluation excluded; with
+    # log_every > 1 the SPS is logged every few updates, so the train time is interpolated between them.
+    sps_steps = sorted(series["time/sps"])
+    train_times = [step / series["time/sps"][step] for step in sps_steps]
     evals = [
-        (step, step / series["time/sps"][step], ret)
+        (step, float(np.interp(step, sps_steps, train_times)), ret)
         for step, ret in sorted(series["eval/mean_return"].items())
     ]
     return dict(

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from agents import losses
 from agents.acting import Policy
-from agents.advantages import compute_gae
+from agents.advantages import rollout_gae
 from agents.optimizers import make_optimizer, policy_and_value_variables
 from agents.rollout import Rollout
 
@@ -88,15 +88,7 @@ class A2CAgent:
     def learn(self, rollout: Rollout, progress: float) -> dict[str, float]:
         """GAE on the rollout, then one gradient step; ``progress`` in [0, 1] is the fraction of training done."""
         cfg = self.config
-        advantages, returns = compute_gae(
-            rollout.rewards,
-            rollout.values,
-            rollout.terminated,
-            rollout.truncated,
-            rollout.last_values,
-            cfg.gamma,
-            cfg.gae_lambda,
-        )
+        advantages, returns = rollout_gae(rollout, cfg.gamma, cfg.gae_lambda)
         scale = 1.0 - progress if cfg.anneal_lr else 1.0
         lr = cfg.learning_rate * scale
         self.optimizer.learning_rate.assign(lr)

@@ -21,6 +21,19 @@ from __future__ import annotations
 import numpy as np
 
 
+def rollout_gae(rollout, gamma: float, gae_lambda: float) -> tuple[np.ndarray, np.ndarray]:
+    """``compute_gae`` on the fields of an ``agents.rollout.Rollout`` (what PPO and A2C both need)."""
+    return compute_gae(
+        rollout.rewards,
+        rollout.values,
+        rollout.terminated,
+        rollout.truncated,
+        rollout.last_values,
+        gamma,
+        gae_lambda,
+    )
+
+
 def compute_gae(
     rewards: np.ndarray,
     values: np.ndarray,

@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from agents import losses
 from agents.acting import Policy
-from agents.advantages import compute_gae
+from agents.advantages import rollout_gae
 from agents.rollout import Rollout
 
 # Order of the metrics vector the compiled update accumulates.
@@ -102,15 +102,7 @@ class PPOAgent:
         Returns a dict of Python floats (losses, KL, clip fraction, learning rate, ...).
         """
         cfg = self.config
-        advantages, returns = compute_gae(
-            rollout.rewards,
-            rollout.values,
-            rollout.terminated,
-            rollout.truncated,
-            rollout.last_values,
-            cfg.gamma,
-            cfg.gae_lambda,
-        )
+        advantages, returns = rollout_gae(rollout, cfg.gamma, cfg.gae_lambda)
         remaining = 1.0 - progress
         lr = cfg.learning_rate * (remaining if cfg.anneal_lr else 1.0)
         self.optimizer.learning_rate.assign(lr)

@@ -52,7 +52,7 @@ class A2CConfig:
     optimizer: str = "rmsprop"
     """"rmsprop" (paper, SB3) or "adam"."""
     optimizer_epsilon: float = 1e-5
-    """Optimizer epsilon (inside the square root for Keras' RMSprop)."""
+    """Optimizer epsilon, added to the root of the squared-gradient average as in PyTorch/SB3."""
     rmsprop_rho: float = 0.99
     """RMSprop's squared-gradient decay (SB3's alpha)."""
     separate_optimizers: bool = False

@@ -11,15 +11,19 @@ OPTIMIZERS = ("adam", "rmsprop")
 def make_optimizer(
     name: str, learning_rate: float, epsilon: float, rmsprop_rho: float = 0.99
 ) -> keras.optimizers.Optimizer:
-    """An Adam or RMSprop optimizer.
+    """An Adam or RMSprop optimizer whose ``epsilon`` means what it means in PyTorch (and so in SB3).
 
-    Keras' RMSprop adds ``epsilon`` inside the square root (as TF1 and SB3's ``RMSpropTFLike`` do), not
-    outside it as PyTorch does; with epsilon 1e-5 this floors the denominator at about 3e-3.
+    Both libraries' Adam add epsilon to the square root of the second moment. Keras' RMSprop adds it *inside*
+    the root (``lr * g / sqrt(v + eps)``) where PyTorch's adds it outside (``lr * g / (sqrt(v) + eps)``): with
+    epsilon 1e-5 the Keras denominator is floored at sqrt(1e-5) ~ 3e-3, 300x PyTorch's floor, which damps every
+    step whose gradients are small. That difference made tfpg's A2C learn CartPole far more slowly than SB3's
+    (BENCHMARKS.md, speed). So RMSprop gets ``epsilon ** 2``: then sqrt(v + eps^2) equals sqrt(v) + eps at
+    v = 0 and as v grows, and is within a factor sqrt(2) of it in between.
 
     Args:
         name: "adam" or "rmsprop".
         learning_rate: initial step size (agents assign annealed values to ``optimizer.learning_rate``).
-        epsilon: numerical-stability epsilon.
+        epsilon: numerical-stability epsilon, added to the root of the second moment (PyTorch's convention).
         rmsprop_rho: RMSprop's decay of the squared-gradient average (PyTorch's ``alpha``).
 
     Raises:
@@ -28,7 +32,7 @@ def make_optimizer(
     if name == "adam":
         return keras.optimizers.Adam(learning_rate=learning_rate, epsilon=epsilon)
     if name == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate=learning_rate, rho=rmsprop_rho, epsilon=epsilon)
+        return keras.optimizers.RMSprop(learning_rate=learning_rate, rho=rmsprop_rho, epsilon=epsilon**2)
     raise ValueError(f"Unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}.")
 
 

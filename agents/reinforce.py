@@ -57,7 +57,7 @@ class ReinforceConfig:
     optimizer: str = "adam"
     """"adam" or "rmsprop"."""
     optimizer_epsilon: float = 1e-5
-    """Optimizer epsilon."""
+    """Optimizer epsilon, added to the root of the second-moment average as in PyTorch/SB3."""
 
 
 class ReinforceAgent:

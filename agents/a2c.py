@@ -57,6 +57,8 @@ class A2CConfig:
     """RMSprop's squared-gradient decay (SB3's alpha)."""
     separate_optimizers: bool = False
     """One optimizer for the policy branch and one for the value branch (needs share_trunk=false)."""
+    jit_compile: bool = False
+    """Compile the update with XLA (faster steps, ~1-2 s more start-up; see BENCHMARKS.md, speed)."""
 
 
 class A2CAgent:
@@ -82,31 +84,37 @@ class A2CAgent:
             self.value_optimizer.build(self._value_vars)
         else:
             self.optimizer.build(model.trainable_variables)
+        self._rollout_shape = (config.num_steps, num_envs)
         batch_spec = policy.batch_spec(config.num_steps * num_envs)
-        self._update = tf.function(self._update_graph, input_signature=[batch_spec])
+        # The learning-rate scale is an input of the graph, not an eager assign: A2C updates every 40 steps,
+        # so each eager op (~50 µs) and each TF call is a visible share of training time.
+        self._update = tf.function(
+            self._update_graph,
+            input_signature=[batch_spec, tf.TensorSpec([], tf.float32)],
+            autograph=False,
+            jit_compile=config.jit_compile,
+        )
 
     def learn(self, rollout: Rollout, progress: float) -> dict[str, float]:
         """GAE on the rollout, then one gradient step; ``progress`` in [0, 1] is the fraction of training done."""
         cfg = self.config
         advantages, returns = rollout_gae(rollout, cfg.gamma, cfg.gae_lambda)
         scale = 1.0 - progress if cfg.anneal_lr else 1.0
-        lr = cfg.learning_rate * scale
-        self.optimizer.learning_rate.assign(lr)
-        if self.value_optimizer is not None:
-            value_lr = cfg.value_learning_rate if cfg.value_learning_rate is not None else cfg.learning_rate
-            self.value_optimizer.learning_rate.assign(value_lr * scale)
-        values = self._update(self.policy.flatten_batch(rollout, advantages, returns))
-        metrics = dict(zip(_METRICS, values.numpy().tolist(), strict=True))
-        metrics["learning_rate"] = lr
-        metrics["explained_variance"] = float(
-            losses.explained_variance(
-                rollout.values.reshape(-1), returns.reshape(-1), rollout.valid.reshape(-1)
-            )
-        )
+        batch = self.policy.flatten_batch(rollout, advantages, returns)
+        # One tensor back: the loss terms, grad norm and explained variance (computed in the graph).
+        values, snapshot = self._update(batch, tf.constant(scale, tf.float32))
+        self.policy.stage_snapshot(snapshot)  # the next rollout acts from these weights without a TF call
+        values = values.numpy().tolist()
+        metrics = dict(zip((*_METRICS, "explained_variance"), values, strict=True))
+        metrics["learning_rate"] = cfg.learning_rate * scale
         return metrics
 
-    def _update_graph(self, batch) -> tf.Tensor:
+    def _update_graph(self, batch, lr_scale) -> tf.Tensor:
         cfg = self.config
+        self.optimizer.learning_rate.assign(cfg.learning_rate * lr_scale)
+        if self.value_optimizer is not None:
+            value_lr = cfg.value_learning_rate if cfg.value_learning_rate is not None else cfg.learning_rate
+            self.value_optimizer.learning_rate.assign(value_lr * lr_scale)
         dist = self.policy.distribution
         mask = batch["valid"]  # [B]; 0 on autoreset rows
         advantages = batch["advantages"]
@@ -134,7 +142,9 @@ class A2CAgent:
             value_grads, _ = tf.clip_by_global_norm(grads[n_policy:], cfg.max_grad_norm)
             self.optimizer.apply(policy_grads, self._policy_vars)
             self.value_optimizer.apply(value_grads, self._value_vars)
-        return tf.stack([pg_loss, v_loss, entropy, grad_norm])
+        explained = losses.explained_variance(batch["values"], batch["returns"], mask)
+        stats = tf.stack([pg_loss, v_loss, entropy, grad_norm, explained])
+        return stats, self.policy.snapshot_outputs(*self._rollout_shape)
 
     def trace_count(self) -> int:
         """Times the compiled update has been traced (1 after the first update, and it must stay 1)."""

@@ -88,8 +88,14 @@ class PPOAgent:
         self.optimizer.build(policy.model.trainable_variables)
         self.clip_range = tf.Variable(config.clip_range, dtype=tf.float32, trainable=False, name="clip_range")
         batch_spec = policy.batch_spec(self.batch_size)
+        # Schedules enter as inputs (learning rate, clip range) and are assigned in the graph: eager assigns
+        # cost ~50 µs each, per update.
+        scalar = tf.TensorSpec([], tf.float32)
         self._update = tf.function(
-            self._update_graph, input_signature=[batch_spec], autograph=False, jit_compile=config.jit_compile
+            self._update_graph,
+            input_signature=[batch_spec, scalar, scalar],
+            autograph=False,
+            jit_compile=config.jit_compile,
         )
         self._gradients = None  # compiled lazily by histograms()
         self._last_batch: dict | None = None
@@ -105,21 +111,26 @@ class PPOAgent:
         advantages, returns = rollout_gae(rollout, cfg.gamma, cfg.gae_lambda)
         remaining = 1.0 - progress
         lr = cfg.learning_rate * (remaining if cfg.anneal_lr else 1.0)
-        self.optimizer.learning_rate.assign(lr)
-        self.clip_range.assign(cfg.clip_range * (remaining if cfg.anneal_clip_range else 1.0))
+        clip_range = cfg.clip_range * (remaining if cfg.anneal_clip_range else 1.0)
         batch = self.policy.flatten_batch(rollout, advantages, returns)
         self._last_batch = batch  # a reference for histograms(); replaced next update
         # One tensor back from the graph: metric means, epochs run, explained variance (eager TF ops here
         # would cost ~50 µs each).
-        results = self._update(batch).numpy().tolist()
+        results, snapshot = self._update(
+            batch, tf.constant(lr, tf.float32), tf.constant(clip_range, tf.float32)
+        )
+        self.policy.stage_snapshot(snapshot)  # the next rollout acts from these weights without a TF call
+        results = results.numpy().tolist()
         metrics = dict(zip(_METRICS, results, strict=False))
         metrics["epochs"], metrics["explained_variance"] = results[len(_METRICS) :]
         metrics["learning_rate"] = lr
-        metrics["clip_range"] = cfg.clip_range * (remaining if cfg.anneal_clip_range else 1.0)
+        metrics["clip_range"] = clip_range
         return metrics
 
-    def _update_graph(self, batch):
+    def _update_graph(self, batch, learning_rate, clip_range):
         cfg = self.config
+        self.optimizer.learning_rate.assign(learning_rate)
+        self.clip_range.assign(clip_range)
         num_mb, mbs, B = self.num_minibatches, cfg.minibatch_size, self.batch_size
         target_kl = cfg.target_kl
 
@@ -158,7 +169,8 @@ class PPOAgent:
         means = sums / tf.cast(done, tf.float32)
         explained = losses.explained_variance(batch["values"], batch["returns"], batch["valid"])
         # [len(_METRICS) + 2]: metric means, epochs run, explained variance of the rollout's values
-        return tf.concat([means, [tf.cast(done, tf.float32) / num_mb, explained]], axis=0)
+        stats = tf.concat([means, [tf.cast(done, tf.float32) / num_mb, explained]], axis=0)
+        return stats, self.policy.snapshot_outputs(cfg.num_steps, B // cfg.num_steps)
 
     def _loss(self, mb) -> tuple[tf.Tensor, tuple[tf.Tensor, ...]]:
         """PPO's combined loss (eq. 9, negated): (loss, (pg_loss, v_loss, entropy, log_prob, clip_fraction))."""

@@ -13,8 +13,9 @@ from envs.testing import ACTION_KINDS, test_env_id
 SMALL = {"num_envs": 4, "num_steps": 16, "minibatch_size": 32, "update_epochs": 2, "eval_envs": 2}
 
 
-def small_run(env_id: str, **extra):
-    return build_run(resolve_config("ppo", env_id, {**SMALL, **extra}))
+def small_run(env_id: str, algo: str = "ppo", **extra):
+    small = SMALL if algo == "ppo" else {"num_envs": 4, "num_steps": 16, "eval_envs": 2}
+    return build_run(resolve_config(algo, env_id, {**small, **extra}))
 
 
 def tf_reference(run, obs, noise):
@@ -73,11 +74,17 @@ def test_numpy_actor_matches_tf_path(obs_kind, action_kind):
         run.close()
 
 
-def test_rollouts_after_an_update_use_the_updated_weights():
-    """Each rollout's log-probs and values are those of the TF model at collection time (no stale copy)."""
-    run = small_run("CartPole-v1")
+@pytest.mark.parametrize("algo", ["ppo", "a2c"])
+def test_rollouts_after_an_update_use_the_updated_weights(algo):
+    """Each rollout's log-probs and values are those of the TF model at collection time (no stale copy),
+    also when the rollout acts from the snapshot the update handed over (``stage_snapshot``)."""
+    run = small_run("CartPole-v1", algo)
+    own_snapshots = []
+    snapshot = run.policy._snapshot
+    run.policy._snapshot = lambda shape: own_snapshots.append(shape) or snapshot(shape)
     try:
-        collector = RolloutCollector(run.env, 16, seed=0, action_dtype=run.policy.action_dtype)
+        num_steps = run.config.agent.num_steps
+        collector = RolloutCollector(run.env, num_steps, seed=0, action_dtype=run.policy.action_dtype)
         for update in range(3):
             rollout, _ = collector.collect(run.policy.act, run.policy.value)
             obs = rollout.observations.reshape(-1, 4)
@@ -90,7 +97,9 @@ def test_rollouts_after_an_update_use_the_updated_weights():
             )
             metrics = run.agent.learn(rollout, progress=update / 3)
             assert metrics["grad_norm"] > 0  # the weights did change
+        run.policy._snapshot = snapshot
         assert run.policy.trace_counts()["sample"] == 0  # the TF sampler was never needed
+        assert len(own_snapshots) == 1  # only the first rollout fetched its own; the others used the update's
     finally:
         run.close()
 

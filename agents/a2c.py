@@ -21,6 +21,7 @@ from agents.acting import Policy
 from agents.advantages import rollout_gae
 from agents.optimizers import make_optimizer, policy_and_value_variables
 from agents.rollout import Rollout
+from agents.warmup import compile_ahead
 
 _METRICS = ("policy_loss", "value_loss", "entropy", "grad_norm")
 
@@ -145,6 +146,10 @@ class A2CAgent:
         explained = losses.explained_variance(batch["values"], batch["returns"], mask)
         stats = tf.stack([pg_loss, v_loss, entropy, grad_norm, explained])
         return stats, self.policy.snapshot_outputs(*self._rollout_shape)
+
+    def warm_up(self, histograms: bool = False) -> None:
+        """Trace and compile the update now, with no effect on the agent's state (``histograms``: unused)."""
+        compile_ahead([self._update], self.checkpoint_items(), self.policy)
 
     def trace_count(self) -> int:
         """Times the compiled update has been traced (1 after the first update, and it must stay 1)."""

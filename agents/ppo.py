@@ -22,6 +22,7 @@ from agents import losses
 from agents.acting import Policy
 from agents.advantages import rollout_gae
 from agents.rollout import Rollout
+from agents.warmup import compile_ahead
 
 # Order of the metrics vector the compiled update accumulates.
 _METRICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "grad_norm")
@@ -97,7 +98,7 @@ class PPOAgent:
             autograph=False,
             jit_compile=config.jit_compile,
         )
-        self._gradients = None  # compiled lazily by histograms()
+        self._gradients = None  # compiled by histograms() or warm_up(histograms=True)
         self._last_batch: dict | None = None
 
     # --- the update --------------------------------------------------------------------------------------
@@ -212,8 +213,7 @@ class PPOAgent:
         if self._last_batch is None:
             return {}
         batch = self._last_batch
-        if self._gradients is None:  # compiled on first use only: runs that never log histograms never pay
-            self._gradients = tf.function(self._gradients_graph, autograph=False)
+        self._compile_gradients()
         valid = batch["valid"] > 0
         values = {
             "train/advantages": batch["advantages"][valid],
@@ -224,6 +224,19 @@ class PPOAgent:
             if grad is not None:
                 values[f"gradients/{variable.path}"] = grad.numpy()
         return values
+
+    def _compile_gradients(self) -> None:
+        if self._gradients is None:  # compiled on first use only: runs that never log histograms never pay
+            spec = self.policy.batch_spec(self.batch_size)
+            self._gradients = tf.function(self._gradients_graph, input_signature=[spec], autograph=False)
+
+    def warm_up(self, histograms: bool = False) -> None:
+        """Trace and compile the update (and the histogram gradients) now, with no effect on the agent's state."""
+        functions = [self._update]
+        if histograms:
+            self._compile_gradients()
+            functions.append(self._gradients)
+        compile_ahead(functions, self.checkpoint_items(), self.policy)
 
     def trace_count(self) -> int:
         """Times the compiled update has been traced (1 after the first update, and it must stay 1)."""

@@ -4,6 +4,7 @@ An agent built by a factory ``factory(config, policy, env)`` must provide:
     learn(rollout, progress: float) -> dict[str, float]   one update from a [T, N] rollout; progress in [0, 1]
     checkpoint_items() -> dict                              trackables a tf.train.Checkpoint must hold
     trace_count() -> int                                    traces of its compiled update (stays 1)
+    warm_up(histograms: bool) -> None                       compile its update ahead, state unchanged
 and its config dataclass must have ``num_steps`` (rollout length per env) and ``gamma``.
 """
 
@@ -29,6 +30,8 @@ class Agent(Protocol):
     def checkpoint_items(self) -> dict[str, Any]: ...
 
     def trace_count(self) -> int: ...
+
+    def warm_up(self, histograms: bool = False) -> None: ...
 
 
 class Algorithm(NamedTuple):

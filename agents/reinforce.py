@@ -26,6 +26,7 @@ from agents.acting import Policy
 from agents.advantages import monte_carlo_returns
 from agents.optimizers import make_optimizer
 from agents.rollout import Rollout
+from agents.warmup import compile_ahead
 
 _METRICS = ("policy_loss", "value_loss", "entropy", "grad_norm")
 
@@ -120,6 +121,10 @@ class ReinforceAgent:
         grads, _ = tf.clip_by_global_norm(grads, cfg.max_grad_norm, use_norm=grad_norm)
         self.optimizer.apply(grads, variables)
         return tf.stack([pg_loss, v_loss, entropy, grad_norm])
+
+    def warm_up(self, histograms: bool = False) -> None:
+        """Trace and compile the update now, with no effect on the agent's state (``histograms``: unused)."""
+        compile_ahead([self._update], self.checkpoint_items(), self.policy)
 
     def trace_count(self) -> int:
         """Times the compiled update has been traced (1 after the first update, and it must stay 1)."""

@@ -224,6 +224,8 @@ def _train_loop(
     steps_per_rollout = rc.num_envs * config.agent.num_steps
     total_steps = max(1, rc.total_steps // steps_per_rollout) * steps_per_rollout
     checkpoint_every = rc.checkpoint_every or max(steps_per_rollout, total_steps // 10)
+    # The first call of the compiled update (trace + graph optimization, ~1 s) is start-up, not training.
+    run.agent.warm_up(histograms=rc.histogram_every > 0)
     # New episodes after a resume: not the ones the run started with.
     collection = make_collection(config, run.env, run.policy, seed=rc.seed + start_steps)
     recent_returns: deque[float] = deque(maxlen=20)

@@ -1,0 +1,48 @@
+"""warm_up compiles the update ahead of training and leaves the agent's state exactly as it was."""
+
+import numpy as np
+import pytest
+
+from agents.config import resolve_config
+from agents.rollout import RolloutCollector
+from agents.trainer import build_run
+from agents.warmup import state_variables
+
+SMALL = {
+    "ppo": {"num_envs": 4, "num_steps": 16, "minibatch_size": 32, "update_epochs": 2},
+    "a2c": {"num_envs": 4, "num_steps": 5},
+    "reinforce": {"num_envs": 4, "num_steps": 32},
+}
+
+
+def two_updates(algo: str, warm: bool) -> tuple[list[np.ndarray], dict]:
+    """Weights, optimizer and RNG state after two updates on CartPole, with or without a warm-up first."""
+    run = build_run(resolve_config(algo, "CartPole-v1", {**SMALL[algo], "seed": 3}))
+    try:
+        if warm:
+            before = [np.array(v.numpy()) for v in state_variables(run.agent.checkpoint_items())]
+            run.agent.warm_up(histograms=True)
+            assert run.agent.trace_count() == 1  # compiled now, not at the first learn()
+            after = [v.numpy() for v in state_variables(run.agent.checkpoint_items())]
+            for a, b in zip(before, after, strict=True):
+                np.testing.assert_array_equal(a, b)
+        collector = RolloutCollector(
+            run.env, run.config.agent.num_steps, seed=0, action_dtype=run.policy.action_dtype
+        )
+        for update in range(2):
+            rollout, _ = collector.collect(run.policy.act, run.policy.value)
+            metrics = run.agent.learn(rollout, progress=update / 2)
+        assert run.agent.trace_count() == 1
+        return [np.array(v.numpy()) for v in state_variables(run.agent.checkpoint_items())], metrics
+    finally:
+        run.close()
+
+
+@pytest.mark.parametrize("algo", ["ppo", "a2c", "reinforce"])
+def test_warm_up_changes_nothing_a_run_computes(algo):
+    cold_state, cold_metrics = two_updates(algo, warm=False)
+    warm_state, warm_metrics = two_updates(algo, warm=True)
+    assert len(cold_state) == len(warm_state) > 4  # weights, optimizer slots and counter, generator state
+    for cold, warm in zip(cold_state, warm_state, strict=True):
+        np.testing.assert_array_equal(cold, warm)
+    assert cold_metrics == warm_metrics

@@ -58,8 +58,6 @@ class A2CConfig:
     """RMSprop's squared-gradient decay (SB3's alpha)."""
     separate_optimizers: bool = False
     """One optimizer for the policy branch and one for the value branch (needs share_trunk=false)."""
-    jit_compile: bool = False
-    """Compile the update with XLA (faster steps, ~1-2 s more start-up; see BENCHMARKS.md, speed)."""
 
 
 class A2CAgent:
@@ -93,7 +91,6 @@ class A2CAgent:
             self._update_graph,
             input_signature=[batch_spec, tf.TensorSpec([], tf.float32)],
             autograph=False,
-            jit_compile=config.jit_compile,
         )
 
     def learn(self, rollout: Rollout, progress: float) -> dict[str, float]:

@@ -11,7 +11,10 @@ What goes where (all at env-step x-axis):
 
 from __future__ import annotations
 
+import functools
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +127,45 @@ def save_mp4(frames: np.ndarray, path: Path, fps: int = 30) -> bool:
     return True
 
 
+_PROBE = """
+import tensorflow, gymnasium
+env = gymnasium.make({env_id!r}, render_mode="rgb_array")
+env.reset(seed=0)
+env.render()
+"""
+
+
+@functools.cache
+def renders_beside_tensorflow(env_id: str) -> bool:
+    """Whether a MuJoCo env can render ``rgb_array`` frames in a process that has loaded TensorFlow.
+
+    On a CPU-only machine MuJoCo's EGL renderer (Mesa) segfaults once TensorFlow is loaded: an uncatchable
+    crash that took a finished 1M-step HalfCheetah run down before its summary was written. So MuJoCo envs
+    are probed once per process in a child that imports TensorFlow and renders one frame (a few seconds,
+    at the first evaluation only); other envs (pygame, Box2D) render in-process without trouble.
+    """
+    try:
+        entry_point = str(gym.spec(env_id).entry_point)
+    except gym.error.Error:
+        return True
+    if "mujoco" not in entry_point:
+        return True
+    probe = subprocess.run(
+        [sys.executable, "-c", _PROBE.format(env_id=env_id)], capture_output=True, timeout=120, check=False
+    )
+    if probe.returncode != 0:
+        print(
+            f"tfpg: no evaluation videos for {env_id}: rendering it beside TensorFlow fails here (probe exit "
+            f"{probe.returncode}; MUJOCO_GL=egl without a GPU segfaults). Set --set video=false to skip the probe.",
+            file=sys.stderr,
+        )
+    return probe.returncode == 0
+
+
 def log_policy_video(logger, run_dir: Path, run, make_env_fn, step: int, num_frames: int = 6) -> Path | None:
     """Record one episode: MP4 into ``run_dir/videos`` and ``num_frames`` evenly spaced frames as images."""
+    if not renders_beside_tensorflow(run.config.run.env_id):
+        return None
     frames = record_episode(run.policy, make_env_fn, get_normalization_state(run.env), run.config.run.seed)
     if len(frames) == 0:
         return None

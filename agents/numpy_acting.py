@@ -84,6 +84,47 @@ def _trunk_fn(encoder, mlp, weights):
     return trunk
 
 
+def _block_diagonal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    out = np.zeros((a.shape[0] + b.shape[0], a.shape[1] + b.shape[1]), np.float32)
+    out[: a.shape[0], : a.shape[1]], out[a.shape[0] :, a.shape[1] :] = a, b
+    return out
+
+
+def _fuse_trunks(model, by_id, head_kernel, head_bias, value_kernel, value_bias, max_width: int = 128):
+    """Policy and value trunks as one MLP of side-by-side layers, or None where that does not apply.
+
+    Acting runs once per vector step on a handful of observations, where each NumPy call costs more than
+    its arithmetic: two 2-layer trunks plus two heads are 8 matmuls, side by side they are 3 (the first layer's
+    kernels concatenated, the others block-diagonal; the zero blocks add exact zeros). Only for flat
+    observations, trunks of equal depth and activations, and widths up to ``max_width`` (beyond that the
+    zero blocks cost more arithmetic than the calls they save).
+    """
+    if model.share_trunk:
+        return None
+    encoders = (model.policy_encoder, model.value_encoder)
+    if not all(type(e) is FlattenCast for e in encoders):
+        return None
+    policy = [_linear(layer, by_id) for layer in model.policy_mlp.hidden_layers]
+    value = [_linear(layer, by_id) for layer in model.value_mlp.hidden_layers]
+    if not policy or len(policy) != len(value):
+        return None
+    if any(
+        p[2] is not v[2] or max(p[0].shape[1], v[0].shape[1]) > max_width
+        for p, v in zip(policy, value, strict=True)
+    ):
+        return None
+    layers = [
+        (
+            np.concatenate([policy[0][0], value[0][0]], axis=1),
+            np.concatenate([policy[0][1], value[0][1]]),
+            policy[0][2],
+        )
+    ]
+    for (pk, pb, act), (vk, vb, _) in zip(policy[1:], value[1:], strict=True):
+        layers.append((_block_diagonal(pk, vk), np.concatenate([pb, vb]), act))
+    return layers, _block_diagonal(head_kernel, value_kernel), np.concatenate([head_bias, value_bias])
+
+
 class NumpyActor:
     """Policy parameters and values from a frozen NumPy copy of an ``ActorCritic``'s weights.
 
@@ -109,6 +150,7 @@ class NumpyActor:
             raise Unsupported(type(model.value_head).__name__)
         kernel, bias, _ = _linear(model.value_head.value, by_id)
         self._value_kernel, self._value_bias = kernel[:, 0], bias[0]  # [H], scalar
+        self._fused = _fuse_trunks(model, by_id, self._head_kernel, self._head_bias, kernel, bias)
 
     @classmethod
     def from_model(cls, model, weights: list[np.ndarray] | None = None) -> NumpyActor | None:
@@ -128,6 +170,18 @@ class NumpyActor:
 
     def forward(self, obs) -> tuple[np.ndarray, np.ndarray]:
         """obs [B, ...] → (distribution params [B, P] float32, values [B] float32), as ``model(obs)``."""
+        if self._fused is not None:
+            layers, head_kernel, head_bias = self._fused
+            x = np.asarray(obs, np.float32).reshape(len(obs), -1)
+            for kernel, bias, activation in layers:
+                x = x @ kernel + bias
+                if activation is not None:
+                    x = activation(x)
+            out = x @ head_kernel + head_bias  # [B, P + 1]: policy head, then value
+            head, values = out[:, :-1], out[:, -1]
+            if self._log_std is not None:
+                head = np.concatenate([head, np.broadcast_to(self._log_std, head.shape)], axis=-1)
+            return head, values
         features = self._policy_trunk(obs)
         head = features @ self._head_kernel + self._head_bias  # [B, P or dim]
         if self._log_std is not None:

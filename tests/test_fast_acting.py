@@ -57,6 +57,8 @@ def test_numpy_actor_matches_tf_path(obs_kind, action_kind):
         )
         params, values, actions, mode, log_prob = tf_reference(run, obs, noise)
         np_params, np_values = actor._actor.forward(obs)
+        # Vector observations with separate trunks take the side-by-side (fused) trunk; the others do not.
+        assert (actor._actor._fused is not None) == (obs_kind == "vector")
         dist = run.policy.distribution
         np.testing.assert_allclose(np_params, params.numpy(), rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(np_values, values.numpy(), rtol=1e-5, atol=1e-5)

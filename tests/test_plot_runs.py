@@ -1,4 +1,4 @@
-"""plot_runs.py on real runs: a non-empty PNG whose curve data equals what the event files hold."""
+"""plot_runs.py and time_shares.py on real runs: what they report equals what the event files hold."""
 
 import json
 import sys
@@ -58,3 +58,19 @@ def test_missing_tag_or_dir_is_a_clear_error(two_runs, tmp_path, capsys):
     assert "no run under" in capsys.readouterr().err
     assert plot_runs.main([str(tmp_path / "missing"), "--out", str(tmp_path / "x.png")]) == 2
     assert not (tmp_path / "x.png").exists()
+
+
+def test_time_shares_add_up_to_the_runs_own_timers(two_runs):
+    import time_shares
+
+    run_dir = two_runs / "s0"
+    seconds = time_shares.time_shares(run_dir)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    _, updates = events_by_hand(run_dir, "time/update_s")
+    _, collects = events_by_hand(run_dir, "time/collect_s")
+    assert seconds["update"] == pytest.approx(sum(updates), rel=1e-6)  # log_every 1: every update is logged
+    phases = ("acting", "env stepping", "other collection")
+    assert sum(seconds[p] for p in phases) == pytest.approx(sum(collects), rel=1e-6)
+    assert all(seconds[p] > 0 for p in (*phases, "update", "logging"))
+    assert seconds["train time"] == summary["train_time_s"]
+    assert 0 <= seconds["rest"] < seconds["train time"]  # the phases were timed inside the training time

@@ -47,7 +47,8 @@ class A2CConfig:
     ent_coef: float = 0.0
     """Weight of the entropy bonus."""
     vf_coef: float = 0.5
-    """Weight of the value loss (0.5 * squared error)."""
+    """Weight of the value loss, which is half the mean squared error (CleanRL's convention). SB3's value loss
+    is the full MSE, so SB3's / RL Zoo's vf_coef c means 2c here."""
     max_grad_norm: float = 0.5
     """Global gradient-norm clip (per optimizer when separate_optimizers)."""
     optimizer: str = "rmsprop"

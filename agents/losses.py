@@ -56,6 +56,8 @@ def value_loss(
 ) -> tf.Tensor:
     """Half mean squared error to the value targets, optionally PPO2-clipped around the old values.
 
+    Half, as in CleanRL and the PPO paper's code; SB3 uses the full MSE, so its vf_coef c equals 2c here.
+
     With clipping, the loss is the elementwise max of the unclipped and clipped squared errors, where the
     clipped prediction is old_values + clip(values - old_values, -c, c).
     """

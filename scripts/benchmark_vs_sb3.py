@@ -32,7 +32,8 @@ import numpy as np  # noqa: E402
 from agents.config import parse_override  # noqa: E402  (light: no TensorFlow import)
 
 # Each case: env, budget, threshold, SB3 algorithm + kwargs (RL-Zoo hyperparameters), and the same settings
-# as tfpg config overrides. "lin" learning rates / clip ranges decay linearly to 0 on both sides.
+# as tfpg config overrides. "lin" learning rates / clip ranges decay linearly to 0 on both sides. SB3's value
+# loss is the MSE and tfpg's half of it, so SB3's vf_coef (default 0.5) is tfpg's vf_coef=1.0.
 CASES: dict[str, dict] = {
     "ppo-cartpole": dict(
         env="CartPole-v1",
@@ -51,7 +52,7 @@ CASES: dict[str, dict] = {
             learning_rate=("lin", 1e-3),
             clip_range=("lin", 0.2),
         ),
-        tfpg={},  # the CartPole-v1 PPO preset is RL-Zoo's
+        tfpg={},  # the CartPole-v1 PPO preset is RL-Zoo's (vf_coef 1.0 = SB3's 0.5)
     ),
     "a2c-cartpole": dict(
         env="CartPole-v1",
@@ -61,7 +62,7 @@ CASES: dict[str, dict] = {
         eval_every=10_000,
         num_envs=8,
         sb3=dict(ent_coef=0.0),  # RL-Zoo: SB3's A2C defaults (n_steps 5, lr 7e-4, RMSprop) with 8 envs
-        tfpg=dict(num_steps=5, learning_rate=7e-4, gamma=0.99, gae_lambda=1.0, ent_coef=0.0),
+        tfpg=dict(num_steps=5, learning_rate=7e-4, gamma=0.99, gae_lambda=1.0, ent_coef=0.0, vf_coef=1.0),
     ),
     "ppo-pendulum": dict(
         env="Pendulum-v1",
@@ -91,6 +92,7 @@ CASES: dict[str, dict] = {
             learning_rate=1e-3,
             anneal_lr=False,
             clip_range=0.2,
+            vf_coef=1.0,  # SB3's default 0.5 on the full MSE
         ),
     ),
     "ppo-lunarlander": dict(
@@ -110,6 +112,7 @@ CASES: dict[str, dict] = {
             ent_coef=0.01,
             learning_rate=3e-4,
             anneal_lr=False,
+            vf_coef=1.0,  # SB3's default 0.5 on the full MSE
         ),
     ),
 }

@@ -20,7 +20,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.logging import read_scalars  # noqa: E402
+from agents.logging import read_scalars
 
 PHASES = ("time/act_s", "time/env_step_s", "time/collect_s", "time/update_s")
 

@@ -293,11 +293,9 @@ def _train_loop(
                 steps += steps_per_rollout
                 updates += 1
                 if rc.histogram_every and updates % rc.histogram_every == 0:
-                    t3 = time.perf_counter()
+                    t3 = time.perf_counter()  # computing them (gradients) is logging cost too
                     values = policy_histograms(run.policy, rollout, run.agent)
-                    logger.seconds += (
-                        time.perf_counter() - t3
-                    )  # computing them (gradients) is logging cost too
+                    logger.seconds += time.perf_counter() - t3
                     logger.histograms(values, steps)
                 recent_returns.extend(episodes.returns)
                 unlogged.merge(episodes)  # episodes that finished since the last write

@@ -120,25 +120,34 @@ def test_sampled_actions_follow_the_policy_distribution():
         run.close()
 
 
-def test_no_retracing_after_the_first_iteration(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    ("algo", "env_id"),
+    [("ppo", "CartPole-v1"), ("a2c", "CartPole-v1"), ("reinforce", "CartPole-v1"), ("ppo", "Pendulum-v1")],
+)
+def test_no_retracing_after_the_first_iteration(tmp_path, monkeypatch, algo, env_id):
     """A real short training run with periodic evaluation: compiled functions trace in the first iteration
     (update, rollout snapshot, the eval's mode at its end; value traced once by build_run), never again."""
-    import agents.ppo
+    from agents.a2c import A2CAgent
+    from agents.ppo import PPOAgent
+    from agents.reinforce import ReinforceAgent
 
+    small = {"num_envs": 4, "num_steps": 32, "eval_episodes": 2, "eval_envs": 2}
+    if algo == "ppo":
+        small.update(minibatch_size=64, update_epochs=2)
+    per_iteration = 4 * 32
     config = resolve_config(
-        "ppo",
-        "CartPole-v1",
-        {"total_steps": 4 * 8 * 32, "eval_every": 256, "eval_episodes": 2, "eval_envs": 2},
+        algo, env_id, {**small, "total_steps": 4 * per_iteration, "eval_every": per_iteration}
     )
+    agent_cls = {"ppo": PPOAgent, "a2c": A2CAgent, "reinforce": ReinforceAgent}[algo]
     counts = []
-    learn = agents.ppo.PPOAgent.learn
+    learn = agent_cls.learn
 
     def counting_learn(self, rollout, progress):  # a spy: the real update, then read the trace counters
         metrics = learn(self, rollout, progress)
         counts.append({"update": self.trace_count(), **self.policy.trace_counts()})
         return metrics
 
-    monkeypatch.setattr(agents.ppo.PPOAgent, "learn", counting_learn)
+    monkeypatch.setattr(agent_cls, "learn", counting_learn)
     train(config, tmp_path / "run", progress=False)
     assert len(counts) == 4
     assert counts[1] == {"update": 1, "sample": 0, "mode": 1, "value": 1, "snapshot": 1}, counts

@@ -225,7 +225,12 @@ def _train_loop(
     total_steps = max(1, rc.total_steps // steps_per_rollout) * steps_per_rollout
     checkpoint_every = rc.checkpoint_every or max(steps_per_rollout, total_steps // 10)
     # The first call of the compiled update (trace + graph optimization, ~1 s) is start-up, not training.
+    # It is the call whose graph --log-graph records: later calls reuse the built graph and record nothing.
+    if rc.log_graph:
+        logger.trace_on()
     run.agent.warm_up(histograms=rc.histogram_every > 0)
+    if rc.log_graph:
+        logger.trace_export("train/update_step", start_steps)
     # New episodes after a resume: not the ones the run started with.
     collection = make_collection(config, run.env, run.policy, seed=rc.seed + start_steps)
     recent_returns: deque[float] = deque(maxlen=20)
@@ -283,12 +288,7 @@ def _train_loop(
                 t0 = time.perf_counter()
                 rollout, episodes, collect_scalars = collection.collect(run.policy)
                 t1 = time.perf_counter()
-                trace_graph = rc.log_graph and steps == start_steps
-                if trace_graph:
-                    logger.trace_on()
                 metrics = run.agent.learn(rollout, progress=steps / total_steps)
-                if trace_graph:
-                    logger.trace_export("train/update_step", steps)
                 t2 = time.perf_counter()
                 steps += steps_per_rollout
                 updates += 1

@@ -31,10 +31,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def get(base: str, path: str, **params):
+def get(base: str, path: str, raw: bool = False, **params):
     url = f"{base}{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
     with urllib.request.urlopen(url, timeout=30) as response:
-        return json.loads(response.read())
+        body = response.read()
+    return body.decode() if raw else json.loads(body)
 
 
 def post(base: str, path: str, body: dict):
@@ -58,7 +59,8 @@ def served_run(tmp_path_factory):
     summary = train(resolve_config("ppo", "CartPole-v1", values), logdir / "tbrun", progress=False)
     # A continuous-action env that reports is_success and an info key: the tags CartPole cannot have.
     coin = {"num_envs": 2, "num_steps": 16, "minibatch_size": 32, "total_steps": 64, "update_epochs": 1,
-            "eval_episodes": 1, "eval_envs": 1, "info_keys": ["bonus"], "histogram_every": 1}  # fmt: skip
+            "eval_episodes": 1, "eval_envs": 1, "info_keys": ["bonus"], "histogram_every": 1,
+            "log_graph": True}  # fmt: skip
     train(resolve_config("ppo", CONTINUOUS_COIN_ID, coin), logdir / "coinrun", progress=False)
     port = free_port()
     tensorboard = Path(sys.executable).with_name("tensorboard")
@@ -143,3 +145,13 @@ def test_config_and_command_text_at_step_zero(served_run):
     assert {"config", "command"} <= set(text_tags)
     (entry,) = get(base, "/data/plugin/text/text", run="tbrun", tag="config")
     assert entry["step"] == 0 and "CartPole-v1" in entry["text"]
+
+
+def test_log_graph_shows_the_update_graph(served_run):
+    """--log-graph: the Graphs tab lists the coin run's compiled update, and that graph holds its ops."""
+    base, _, _ = served_run
+    info = get(base, "/data/plugin/graphs/info")
+    assert info["coinrun"]["tags"]["train/update_step"]["op_graph"] is True
+    assert "tbrun" not in info  # not asked for, not written
+    graph = get(base, "/data/plugin/graphs/graph", raw=True, run="coinrun", tag="train/update_step")
+    assert graph.count('op: "MatMul"') >= 4  # forward and backward passes of the MLP

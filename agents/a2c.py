@@ -21,7 +21,7 @@ from agents.acting import Policy
 from agents.advantages import rollout_gae
 from agents.optimizers import make_optimizer, policy_and_value_variables
 from agents.rollout import Rollout
-from agents.warmup import compile_ahead
+from agents.warmup import SignatureFunction, compile_ahead
 
 _METRICS = ("policy_loss", "value_loss", "entropy", "grad_norm")
 
@@ -88,10 +88,8 @@ class A2CAgent:
         batch_spec = policy.batch_spec(config.num_steps * num_envs)
         # The learning-rate scale is an input of the graph, not an eager assign: A2C updates every 40 steps,
         # so each eager op (~50 µs) and each TF call is a visible share of training time.
-        self._update = tf.function(
-            self._update_graph,
-            input_signature=[batch_spec, tf.TensorSpec([], tf.float32)],
-            autograph=False,
+        self._update = SignatureFunction(
+            self._update_graph, [batch_spec, tf.TensorSpec([], tf.float32)], autograph=False
         )
 
     def learn(self, rollout: Rollout, progress: float) -> dict[str, float]:
@@ -101,7 +99,7 @@ class A2CAgent:
         scale = 1.0 - progress if cfg.anneal_lr else 1.0
         batch = self.policy.flatten_batch(rollout, advantages, returns)
         # One tensor back: the loss terms, grad norm and explained variance (computed in the graph).
-        values, snapshot = self._update(batch, tf.constant(scale, tf.float32))
+        values, snapshot = self._update(batch, scale)
         self.policy.stage_snapshot(snapshot)  # the next rollout acts from these weights without a TF call
         values = values.numpy().tolist()
         metrics = dict(zip((*_METRICS, "explained_variance"), values, strict=True))

@@ -22,7 +22,7 @@ from agents import losses
 from agents.acting import Policy
 from agents.advantages import rollout_gae
 from agents.rollout import Rollout
-from agents.warmup import compile_ahead
+from agents.warmup import SignatureFunction, compile_ahead
 
 # Order of the metrics vector the compiled update accumulates.
 _METRICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "grad_norm")
@@ -93,9 +93,9 @@ class PPOAgent:
         # Schedules enter as inputs (learning rate, clip range) and are assigned in the graph: eager assigns
         # cost ~50 µs each, per update.
         scalar = tf.TensorSpec([], tf.float32)
-        self._update = tf.function(
+        self._update = SignatureFunction(
             self._update_graph,
-            input_signature=[batch_spec, scalar, scalar],
+            [batch_spec, scalar, scalar],
             autograph=False,
             jit_compile=config.jit_compile,
         )
@@ -118,9 +118,7 @@ class PPOAgent:
         self._last_batch = batch  # a reference for histograms(); replaced next update
         # One tensor back from the graph: metric means, epochs run, explained variance (eager TF ops here
         # would cost ~50 µs each).
-        results, snapshot = self._update(
-            batch, tf.constant(lr, tf.float32), tf.constant(clip_range, tf.float32)
-        )
+        results, snapshot = self._update(batch, lr, clip_range)
         self.policy.stage_snapshot(snapshot)  # the next rollout acts from these weights without a TF call
         results = results.numpy().tolist()
         metrics = dict(zip(_METRICS, results, strict=False))

@@ -26,7 +26,7 @@ from agents.acting import Policy
 from agents.advantages import monte_carlo_returns
 from agents.optimizers import make_optimizer
 from agents.rollout import Rollout
-from agents.warmup import compile_ahead
+from agents.warmup import SignatureFunction, compile_ahead
 
 _METRICS = ("policy_loss", "value_loss", "entropy", "grad_norm")
 
@@ -71,7 +71,7 @@ class ReinforceAgent:
         self.optimizer.build(policy.model.trainable_variables)
         self.train_value = config.baseline or config.bootstrap
         batch_spec = policy.batch_spec(config.num_steps * num_envs)
-        self._update = tf.function(self._update_graph, input_signature=[batch_spec])
+        self._update = SignatureFunction(self._update_graph, [batch_spec])
 
     def learn(self, rollout: Rollout, progress: float) -> dict[str, float]:
         """Reward-to-go on the rollout, then one gradient step; ``progress`` in [0, 1] is training done."""

@@ -1,4 +1,12 @@
-"""Compile an agent's update before the first env step, leaving its state exactly as it was.
+"""Agents' compiled updates: called without per-call dispatch, and compiled before the first env step.
+
+``SignatureFunction`` is a ``tf.function`` over a full ``input_signature``, called through its one concrete
+function with arguments already converted to tensors of the signature's dtypes. The ``tf.function`` call path
+binds, casts and looks up the trace on every call: ~300-450 µs of Python per call on a 2-core machine
+(cProfile: ``bind_function_inputs``, ``trace_function``), about as long as the graph of A2C's whole update
+(~450 µs), and A2C updates every 40 env steps (scripts/a2c_update_cost.py? see BENCHMARKS.md).
+
+``compile_ahead``:
 
 A ``tf.function``'s first call traces, optimizes and instantiates the graph: ~0.85 s for PPO's update on a
 quiet 2-core machine, more than the first dozen updates together. Paid inside the training loop, it delays
@@ -16,6 +24,29 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 import tensorflow as tf
+
+
+class SignatureFunction:
+    """``tf.function(python_fn, input_signature, **options)``, called through its concrete function.
+
+    Same results, same single trace (``experimental_get_tracing_count``); arguments may be NumPy arrays or
+    Python numbers, nested like the signature, and are converted to the signature's dtypes here.
+    """
+
+    def __init__(self, python_fn: Callable, input_signature: list, **options) -> None:
+        self.function = tf.function(python_fn, input_signature=input_signature, **options)
+        self.input_signature = self.function.input_signature
+        self._dtypes = [spec.dtype for spec in tf.nest.flatten(self.input_signature)]
+        self._concrete = None  # traced on the first call (or by compile_ahead), not at construction
+
+    def __call__(self, *args):
+        if self._concrete is None:
+            self._concrete = self.function.get_concrete_function()
+        flat = [tf.constant(x, dtype) for x, dtype in zip(tf.nest.flatten(args), self._dtypes, strict=True)]
+        return self._concrete(*tf.nest.pack_sequence_as(self.input_signature, flat))
+
+    def experimental_get_tracing_count(self) -> int:
+        return self.function.experimental_get_tracing_count()
 
 
 def state_variables(items: Mapping[str, object]) -> list:
@@ -40,7 +71,7 @@ def compile_ahead(functions: list[Callable], items: Mapping[str, object], policy
     """Call each compiled function once on zeros shaped by its ``input_signature``, then restore ``items``.
 
     Args:
-        functions: ``tf.function``s with a fully defined ``input_signature``.
+        functions: ``tf.function``s or ``SignatureFunction``s with a fully defined ``input_signature``.
         items: the agent's ``checkpoint_items()``: everything the calls may change.
         policy: the agent's ``Policy``; a snapshot an update staged for the next rollout is dropped.
     """

@@ -19,12 +19,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ star
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from agents.config import ALGO_CONFIGS, ConfigError, parse_override, resolve_config
+from envs.make import VECTORIZATION_MODES
 
 # flag attribute -> config field
 FLAG_FIELDS = {
     "seed": "seed",
     "total_steps": "total_steps",
     "num_envs": "num_envs",
+    "vectorization": "vectorization",
     "eval_episodes": "eval_episodes",
     "eval_every": "eval_every",
     "checkpoint_every": "checkpoint_every",
@@ -46,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, help="random seed (default: 0)")
     parser.add_argument("--total-steps", type=int, help="environment steps to train (default: from preset)")
     parser.add_argument("--num-envs", type=int, help="parallel training envs (default: from preset)")
+    parser.add_argument(
+        "--vectorization",
+        choices=VECTORIZATION_MODES,
+        help="how the envs run: auto (default: the env's native vector env if it has one, else sync), sync "
+        "(one process), async (a subprocess per env: for slow envs, when cores are free), vector_entry_point",
+    )
     parser.add_argument("--eval-episodes", type=int, help="deterministic eval episodes (default: 20)")
     parser.add_argument(
         "--eval-every",

@@ -138,3 +138,16 @@ def test_ray_backend_without_ray_says_how_to_install(tmp_path, monkeypatch, caps
     assert code == 2
     assert "pip install -e '.[ray]'" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_vectorization_flag_runs_async_envs(tmp_path):
+    """--vectorization async: the envs step in subprocesses, the run completes and config.json records it."""
+    proc = train_cli(
+        "--vectorization", "async", "--num-envs", "2", "--total-steps", "128", "--eval-episodes", "1",
+        "--logdir", str(tmp_path), "--run-name", "async", "--set", "update_epochs=1", "--set", "minibatch_size=64",
+        "--set", "video=false",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    config = json.loads((tmp_path / "async" / "config.json").read_text())
+    assert config["run"]["vectorization"] == "async"
+    assert json.loads((tmp_path / "async" / "summary.json").read_text())["total_steps"] == 128

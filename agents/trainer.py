@@ -235,14 +235,8 @@ def _train_loop(
     collection = make_collection(config, run.env, run.policy, seed=rc.seed + start_steps)
     recent_returns: deque[float] = deque(maxlen=20)
     unlogged = EpisodeStats()
-    bar = tqdm(
-        total=total_steps,
-        initial=start_steps,
-        unit="step",
-        disable=not progress,
-        mininterval=0.5,
-        file=sys.stderr,
-    )
+    bar = tqdm(total=total_steps, initial=start_steps, unit="step", disable=not progress, mininterval=0.5,
+               file=sys.stderr)  # fmt: skip
     steps, last_saved = start_steps, start_steps if resume else -1
     updates = int(run.counters["updates"].numpy())
     prior_time = float(run.counters["train_time_s"].numpy())

@@ -101,3 +101,14 @@ def test_spec_entries_and_reproduce_command(benchmark):
         "for S in 0 2; do python scripts/train_agent.py --algo a2c --env Acrobot-v1 --seed $S "
         "--total-steps 500 --set 'hidden_sizes=[32, 32]' --set anneal_lr=true; done"
     )
+
+
+def test_every_shipped_spec_loads_and_names_a_preset(benchmark):
+    """Each spec in benchmarks/ parses, and every entry's env has its own preset entry for its algorithm."""
+    from agents.config import load_preset
+
+    specs = sorted((ROOT / "benchmarks").glob("*.yaml"))
+    assert {p.name for p in specs} >= {"issue3.yaml", "mujoco.yaml"}
+    for spec in specs:
+        for entry in benchmark.load_spec(spec):
+            assert load_preset(entry.algo, entry.env)[1] == entry.env, (spec.name, entry.algo, entry.env)

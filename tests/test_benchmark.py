@@ -111,3 +111,18 @@ def test_every_shipped_spec_loads_and_names_a_preset(benchmark):
     for spec in specs:
         for entry in benchmark.load_spec(spec):
             assert load_preset(entry.algo, entry.env)[1] == entry.env, (spec.name, entry.algo, entry.env)
+
+
+def test_write_section_keeps_hand_written_heading_and_notes(benchmark, tmp_path):
+    """Only the generated block sits between the markers: a rerun keeps the heading and notes around it."""
+    out = tmp_path / "B.md"
+    benchmark.write_section(out, "x", "<!-- benchmark:x -->\nrow 1\n<!-- /benchmark:x -->")
+    assert (
+        out.read_text()
+        == "# Benchmarks\n\n## Benchmark `x`\n\n<!-- benchmark:x -->\nrow 1\n<!-- /benchmark:x -->\n"
+    )
+    out.write_text(out.read_text().replace("## Benchmark `x`", "## My title") + "\nmy notes\n")
+    benchmark.write_section(out, "x", "<!-- benchmark:x -->\nrow 2\n<!-- /benchmark:x -->")
+    text = out.read_text()
+    assert "## My title\n\n<!-- benchmark:x -->\nrow 2\n<!-- /benchmark:x -->" in text
+    assert text.endswith("my notes\n") and "row 1" not in text and "Benchmark `x`" not in text

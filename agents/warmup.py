@@ -2,16 +2,14 @@
 
 ``SignatureFunction`` is a ``tf.function`` over a full ``input_signature``, called through its one concrete
 function with arguments already converted to tensors of the signature's dtypes. The ``tf.function`` call path
-binds, casts and looks up the trace on every call: ~300-450 µs of Python per call on a 2-core machine
-(cProfile: ``bind_function_inputs``, ``trace_function``), about as long as the graph of A2C's whole update
-(~450 µs), and A2C updates every 40 env steps (scripts/a2c_update_cost.py? see BENCHMARKS.md).
+binds, casts and looks up the trace on every call: ~300 µs of Python per call on a 2-core machine (cProfile:
+``bind_function_inputs``, ``trace_function``), close to the ~450 µs A2C's whole update graph takes to run,
+and A2C updates every 40 env steps. ``scripts/update_call_cost.py`` times both paths.
 
-``compile_ahead``:
-
-A ``tf.function``'s first call traces, optimizes and instantiates the graph: ~0.85 s for PPO's update on a
-quiet 2-core machine, more than the first dozen updates together. Paid inside the training loop, it delays
-everything a user watches (first curve point, time to a solved env); paid here, it is start-up, measured and
-reported as such (process start → first env step, BENCHMARKS.md).
+``compile_ahead``: a ``tf.function``'s first call traces, optimizes and instantiates the graph: ~0.85 s for
+PPO's update on a quiet 2-core machine, more than the first dozen updates together. Paid inside the training
+loop, it delays everything a user watches (first curve point, time to a solved env); paid here, it is
+start-up, measured and reported as such (process start → first env step, BENCHMARKS.md).
 
 The call runs on an all-zero batch and then every variable the update may write — network weights,
 optimizer slots and step counter, learning-rate and clip-range variables, the sampling generator — is put

@@ -134,7 +134,7 @@ def test_no_retracing_after_the_first_iteration(tmp_path, monkeypatch, algo, env
     small = {"num_envs": 4, "num_steps": 32, "eval_episodes": 2, "eval_envs": 2}
     if algo == "ppo":
         small.update(minibatch_size=64, update_epochs=2)
-    per_iteration = 4 * 32
+    per_iteration = small["num_envs"] * small["num_steps"]
     config = resolve_config(
         algo, env_id, {**small, "total_steps": 4 * per_iteration, "eval_every": per_iteration}
     )

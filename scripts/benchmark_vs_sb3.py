@@ -30,111 +30,14 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from agents.config import parse_override  # noqa: E402  (light: no TensorFlow import)
-
-# Each case: env, budget, threshold, SB3 algorithm + kwargs (RL-Zoo hyperparameters), and the same settings
-# as tfpg config overrides. "lin" learning rates / clip ranges decay linearly to 0 on both sides. SB3's value
-# loss is the MSE and tfpg's half of it, so SB3's vf_coef (default 0.5) is tfpg's vf_coef=1.0.
-CASES: dict[str, dict] = {
-    "ppo-cartpole": dict(
-        env="CartPole-v1",
-        algo="ppo",
-        steps=100_000,
-        threshold=475.0,
-        eval_every=4096,
-        num_envs=8,
-        sb3=dict(
-            n_steps=32,
-            batch_size=256,
-            gae_lambda=0.8,
-            gamma=0.98,
-            n_epochs=20,
-            ent_coef=0.0,
-            learning_rate=("lin", 1e-3),
-            clip_range=("lin", 0.2),
-        ),
-        tfpg={},  # the CartPole-v1 PPO preset is RL-Zoo's (vf_coef 1.0 = SB3's 0.5)
-    ),
-    "a2c-cartpole": dict(
-        env="CartPole-v1",
-        algo="a2c",
-        steps=100_000,
-        threshold=475.0,
-        eval_every=10_000,
-        num_envs=8,
-        sb3=dict(ent_coef=0.0),  # RL-Zoo: SB3's A2C defaults (n_steps 5, lr 7e-4, RMSprop) with 8 envs
-        tfpg=dict(num_steps=5, learning_rate=7e-4, gamma=0.99, gae_lambda=1.0, ent_coef=0.0, vf_coef=1.0),
-    ),
-    "ppo-pendulum": dict(
-        env="Pendulum-v1",
-        algo="ppo",
-        steps=102_400,
-        threshold=-250.0,
-        eval_every=8192,
-        num_envs=4,
-        # RL-Zoo also sets use_sde=True; tfpg has no gSDE, so both sides use a plain Gaussian policy.
-        sb3=dict(
-            n_steps=1024,
-            batch_size=64,
-            gae_lambda=0.95,
-            gamma=0.9,
-            n_epochs=10,
-            ent_coef=0.0,
-            learning_rate=1e-3,
-            clip_range=0.2,
-        ),
-        tfpg=dict(
-            num_steps=1024,
-            minibatch_size=64,
-            gae_lambda=0.95,
-            gamma=0.9,
-            update_epochs=10,
-            ent_coef=0.0,
-            learning_rate=1e-3,
-            anneal_lr=False,
-            clip_range=0.2,
-            vf_coef=1.0,  # SB3's default 0.5 on the full MSE
-        ),
-    ),
-    "ppo-lunarlander": dict(
-        env="LunarLander-v3",
-        algo="ppo",
-        steps=131_072,
-        threshold=200.0,
-        eval_every=0,
-        num_envs=16,
-        sb3=dict(n_steps=1024, batch_size=64, gae_lambda=0.98, gamma=0.999, n_epochs=4, ent_coef=0.01),
-        tfpg=dict(
-            num_steps=1024,
-            minibatch_size=64,
-            gae_lambda=0.98,
-            gamma=0.999,
-            update_epochs=4,
-            ent_coef=0.01,
-            learning_rate=3e-4,
-            anneal_lr=False,
-            vf_coef=1.0,  # SB3's default 0.5 on the full MSE
-        ),
-    ),
-}
-THROUGHPUT = dict(
-    env="CartPole-v1",
-    algo="ppo",
-    steps=1_000_000,
-    threshold=475.0,
-    eval_every=0,
-    num_envs=64,
-    tfpg=dict(num_steps=64, minibatch_size=1024, update_epochs=4),  # + the CartPole-v1 preset's values
-)
-"""tfpg's throughput mode for CartPole-v1 (the overrides README/BENCHMARKS document as --set flags)."""
+from scripts.sb3_cases import CASES, THROUGHPUT  # noqa: E402
 
 
 # ----------------------------------------------------------------------------------------------- workers
 def run_tfpg(case: dict, seed: int, eval_episodes: int, spawned_at: float) -> dict:
-    import tensorflow as tf
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
     from agents import rollout
     from agents.config import resolve_config
+    from agents.logging import read_scalars
     from agents.trainer import train
 
     first = {}
@@ -157,9 +60,8 @@ def run_tfpg(case: dict, seed: int, eval_episodes: int, spawned_at: float) -> di
     config = resolve_config(case["algo"], case["env"], values)
     with tempfile.TemporaryDirectory() as tmp:
         summary = train(config, Path(tmp) / "run", progress=False)
-        events = EventAccumulator(str(Path(tmp) / "run"), size_guidance={"tensors": 0}).Reload()
         series = {
-            tag: {e.step: float(tf.make_ndarray(e.tensor_proto)) for e in events.Tensors(tag)}
+            tag: dict(zip(*read_scalars(str(Path(tmp) / "run"), tag), strict=True))
             for tag in ("eval/mean_return", "time/sps")
         }
     # train time at an eval step = steps / (training SPS logged at that step), evaluation excluded; with
@@ -383,16 +285,6 @@ def main(argv: list[str] | None = None) -> int:
             "RESULT " + json.dumps(run(case, args.seeds[0], args.eval_episodes, args.spawned_at)), flush=True
         )
         return 0
-    from agents.registry import ALGORITHMS
-
-    algo = CASES.get(args.case, THROUGHPUT)["algo"]
-    if algo not in ALGORITHMS:
-        print(
-            f"error: tfpg has no {algo!r} algorithm registered yet (agents/registry.py); this case runs "
-            f"once it lands.",
-            file=sys.stderr,
-        )
-        return 2
     frameworks = ["tfpg"] if args.tfpg_only or args.case == "throughput" else ["tfpg", "sb3"]
     if "sb3" in frameworks:
         try:

@@ -18,12 +18,12 @@ from typing import Any
 
 import yaml
 
-from agents.registry import ALGORITHMS
+from agents.algorithms.registry import ALGORITHMS
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
 ALGO_CONFIGS: dict[str, type] = {name: algo.config for name, algo in ALGORITHMS.items()}
-"""Algorithm name → its config dataclass (from agents.registry, where algorithms register)."""
+"""Algorithm name → its config dataclass (from agents.algorithms.registry, where algorithms register)."""
 
 
 @dataclass

@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import gymnasium
 
-    from agents.loading import evaluate_loaded, load_run
-    from agents.runs import RunInputError
+    from agents.run.loading import evaluate_loaded, load_run
+    from agents.run.rundir import RunInputError
 
     try:
         loaded = load_run(args.path, args.checkpoint)

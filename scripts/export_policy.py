@@ -37,9 +37,9 @@ def main(argv: list[str] | None = None) -> int:
             f"error: {out} already exists and is not an empty directory; pick a new --out.", file=sys.stderr
         )
         return 2
-    from agents.export import export_saved_model
-    from agents.loading import load_run
-    from agents.runs import RunInputError
+    from agents.run.export import export_saved_model
+    from agents.run.loading import load_run
+    from agents.run.rundir import RunInputError
 
     try:
         loaded = load_run(args.path, args.checkpoint)

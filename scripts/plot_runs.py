@@ -50,7 +50,7 @@ def mean_std_curve(curves: list[tuple[list[int], list[float]]]) -> tuple[np.ndar
 
 def load_groups(logdirs: list[str], tag: str) -> dict[tuple[str, str], dict[str, tuple[list, list]]]:
     """{(env, algo): {run_dir: (steps, values)}} for every run that has ``tag``."""
-    from agents.logging import read_scalars
+    from agents.run.logging import read_scalars
 
     groups: dict[tuple[str, str], dict[str, tuple[list, list]]] = defaultdict(dict)
     for run_dir in find_runs(logdirs):

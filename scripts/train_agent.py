@@ -128,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     # Heavy imports only once the arguments are known to be good.
     import gymnasium
 
-    from agents.runs import RunInputError, apply_resume_overrides, load_run_config
-    from agents.trainer import check_run_dir, default_run_name, train
+    from agents.run.rundir import RunInputError, apply_resume_overrides, load_run_config
+    from agents.run.trainer import check_run_dir, default_run_name, train
 
     try:
         if args.resume is not None:

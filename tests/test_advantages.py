@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from agents.advantages import compute_gae, monte_carlo_returns
+from agents.algorithms.advantages import compute_gae, monte_carlo_returns
 
 GAMMA, LAM = 0.9, 0.5
 REWARDS = np.array([[1.0], [2.0], [3.0]])

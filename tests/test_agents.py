@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from agents.algorithms.registry import ALGORITHMS
 from agents.config import ConfigError, resolve_config
-from agents.registry import ALGORITHMS
-from agents.rollout import RolloutCollector
-from agents.trainer import build_run
+from agents.experience.rollout import RolloutCollector
+from agents.run.trainer import build_run
 from envs.testing import ACTION_KINDS, test_env_id
 
 SMALL = {"num_envs": 4, "num_steps": 16, "hidden_sizes": [32], "eval_envs": 2}

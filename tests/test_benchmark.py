@@ -1,4 +1,4 @@
-"""scripts/benchmark.py as a user runs it: parallel real runs, table rows, an error row, a curve PNG."""
+"""benchmarks/benchmark.py as a user runs it: parallel real runs, table rows, an error row, a curve PNG."""
 
 import importlib.util
 import os
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "benchmark.py"
+SCRIPT = ROOT / "benchmarks" / "benchmark.py"
 SPEC = """
 seeds: [0, 1]
 runs:
@@ -21,7 +21,7 @@ runs:
 
 @pytest.fixture(scope="module")
 def benchmark():
-    """scripts/benchmark.py imported as a module (registered, so its dataclasses resolve)."""
+    """benchmarks/benchmark.py imported as a module (registered, so its dataclasses resolve)."""
     module_spec = importlib.util.spec_from_file_location("tfpg_benchmark_script", SCRIPT)
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[module_spec.name] = module

@@ -8,11 +8,11 @@ import pytest
 import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from agents import checkpoint as ckpt
 from agents.config import resolve_config
-from agents.rollout import RolloutCollector
-from agents.runs import RunInputError, apply_resume_overrides, trim_events_after
-from agents.trainer import build_run, restore_run
+from agents.experience.rollout import RolloutCollector
+from agents.run import checkpoint as ckpt
+from agents.run.rundir import RunInputError, apply_resume_overrides, trim_events_after
+from agents.run.trainer import build_run, restore_run
 from envs import get_normalization_state
 
 SMALL = {

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from agents.config import resolve_config
-from agents.logging import read_scalars
-from agents.trainer import train
+from agents.run.logging import read_scalars
+from agents.run.trainer import train
 from envs.testing import COIN_ID, CONTINUOUS_COIN_ID
 
 ENV_ID = COIN_ID

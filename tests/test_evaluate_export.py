@@ -12,7 +12,7 @@ import pytest
 from gymnasium.vector import VectorObservationWrapper, VectorWrapper
 
 from agents.config import resolve_config
-from agents.trainer import train
+from agents.run.trainer import train
 from envs import freeze_normalization
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +50,7 @@ def raw_and_normalized(env, n=100):
 def test_exported_saved_model_matches_the_agent_in_a_process_without_tfpg(run_dir, tmp_path):
     import export_policy
 
-    from agents.loading import load_run
+    from agents.run.loading import load_run
 
     out = tmp_path / "policy"
     assert export_policy.main([str(run_dir), "--out", str(out)]) == 0

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from agents import numpy_acting
 from agents.config import resolve_config
-from agents.rollout import RolloutCollector
-from agents.trainer import build_run, train
+from agents.experience.rollout import RolloutCollector
+from agents.run.trainer import build_run, train
 from envs.testing import ACTION_KINDS, test_env_id
+from networks import numpy_mirror as numpy_acting
 
 SMALL = {"num_envs": 4, "num_steps": 16, "minibatch_size": 32, "update_epochs": 2, "eval_envs": 2}
 
@@ -127,9 +127,9 @@ def test_sampled_actions_follow_the_policy_distribution():
 def test_no_retracing_after_the_first_iteration(tmp_path, monkeypatch, algo, env_id):
     """A real short training run with periodic evaluation: compiled functions trace in the first iteration
     (update, rollout snapshot, the eval's mode at its end; value traced once by build_run), never again."""
-    from agents.a2c import A2CAgent
-    from agents.ppo import PPOAgent
-    from agents.reinforce import ReinforceAgent
+    from agents.algorithms.a2c import A2CAgent
+    from agents.algorithms.ppo import PPOAgent
+    from agents.algorithms.reinforce import ReinforceAgent
 
     small = {"num_envs": 4, "num_steps": 32, "eval_episodes": 2, "eval_envs": 2}
     if algo == "ppo":

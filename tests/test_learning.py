@@ -3,8 +3,8 @@
 import pytest
 
 from agents.config import resolve_config
-from agents.evaluation import evaluate
-from agents.trainer import EVAL_SEED_OFFSET, build_run, train
+from agents.experience.evaluation import evaluate
+from agents.run.trainer import EVAL_SEED_OFFSET, build_run, train
 
 
 @pytest.mark.learning

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from agents import losses
+from agents.algorithms import losses
 
 RATIOS = np.array([1.5, 0.5, 1.0, 1.1], np.float32)
 ADV = tf.constant([1.0, 1.0, -1.0, 2.0])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from agents.optimizers import make_optimizer
+from agents.algorithms.optimizers import make_optimizer
 
 
 def one_step(name: str, grad: float, lr: float = 0.1, eps: float = 1e-5) -> float:

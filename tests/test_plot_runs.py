@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from agents.config import resolve_config
-from agents.trainer import train
+from agents.run.trainer import train
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import plot_runs
@@ -61,7 +61,7 @@ def test_missing_tag_or_dir_is_a_clear_error(two_runs, tmp_path, capsys):
 
 
 def test_time_shares_add_up_to_the_runs_own_timers(two_runs):
-    import time_shares
+    from benchmarks import time_shares
 
     run_dir = two_runs / "s0"
     seconds = time_shares.time_shares(run_dir)

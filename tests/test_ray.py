@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.building import make_env, make_policy
 from agents.config import resolve_config
-from agents.ray_backend import RayRolloutCollector, init_ray
-from agents.rollout import RolloutCollector
+from agents.experience.ray_backend import RayRolloutCollector, init_ray
+from agents.experience.rollout import RolloutCollector
+from agents.run.building import make_env, make_policy
 
 SMALL = {"seed": 3, "num_envs": 4, "num_steps": 16, "minibatch_size": 64}
 

@@ -12,8 +12,8 @@ import time
 import pytest
 
 from agents.config import resolve_config
-from agents.logging import read_scalars
-from agents.trainer import train
+from agents.run.logging import read_scalars
+from agents.run.trainer import train
 
 
 def _ray_processes() -> list[str]:

@@ -120,7 +120,7 @@ def test_resume_after_kill_finishes_with_continuous_curves_and_schedules(lifecyc
 
 
 def test_final_checkpoint_loads_and_acts(lifecycle):
-    from agents.loading import load_run
+    from agents.run.loading import load_run
 
     loaded = load_run(lifecycle["run_dir"])
     try:
@@ -140,7 +140,7 @@ def test_best_model_carries_its_normalization_statistics(lifecycle):
     """evaluate.py on the best checkpoint reproduces the eval return logged when it was saved."""
     import tensorflow as tf
 
-    from agents.loading import evaluate_loaded, load_run
+    from agents.run.loading import evaluate_loaded, load_run
 
     run_dir = lifecycle["run_dir"]
     best = json.loads((run_dir / "best" / "best.json").read_text())

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from agents.advantages import compute_gae
-from agents.rollout import RolloutCollector
+from agents.algorithms.advantages import compute_gae
+from agents.experience.rollout import RolloutCollector
 from envs import make_vector_env
 from envs.testing import COUNTER_ID
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from agents.config import resolve_config
-from agents.trainer import build_run
+from agents.run.trainer import build_run
 from envs.testing import ACTION_KINDS, OBS_KINDS, test_env_id
 
 SMALL = {
@@ -26,7 +26,7 @@ def small_run(env_id: str, **extra):
 @pytest.mark.parametrize("obs_kind", OBS_KINDS)
 @pytest.mark.parametrize("action_kind", ACTION_KINDS)
 def test_every_space_trains(obs_kind, action_kind):
-    from agents.rollout import RolloutCollector
+    from agents.experience.rollout import RolloutCollector
 
     run = small_run(test_env_id(obs_kind, action_kind))
     try:
@@ -55,7 +55,7 @@ def test_compiled_functions_trace_once(numpy_acting):
     run = small_run(test_env_id("dict", "multidiscrete"))
     run.policy.numpy_acting = numpy_acting  # False: rollouts go through the TF reference path
     try:
-        from agents.rollout import RolloutCollector
+        from agents.experience.rollout import RolloutCollector
 
         collector = RolloutCollector(run.env, 64, seed=0, action_dtype=run.policy.action_dtype)
         for update in range(3):

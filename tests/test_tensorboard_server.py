@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agents.config import resolve_config
-from agents.trainer import train
+from agents.run.trainer import train
 from envs.testing import CONTINUOUS_COIN_ID
 
 SCALAR_TAGS = {

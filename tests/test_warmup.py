@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from agents.algorithms.warmup import state_variables
 from agents.config import resolve_config
-from agents.rollout import RolloutCollector
-from agents.trainer import build_run
-from agents.warmup import state_variables
+from agents.experience.rollout import RolloutCollector
+from agents.run.trainer import build_run
 
 SMALL = {
     "ppo": {"num_envs": 4, "num_steps": 16, "minibatch_size": 32, "update_epochs": 2},
@@ -53,7 +53,7 @@ def test_signature_function_matches_tf_function_and_traces_once():
     tf.function's; repeated calls with new values never retrace."""
     import tensorflow as tf
 
-    from agents.warmup import SignatureFunction
+    from agents.algorithms.warmup import SignatureFunction
 
     def graph(batch, scale):  # batch: {"x": [3, 2] float32, "k": [3] int32}
         return tf.reduce_sum(batch["x"], axis=1) * scale + tf.cast(batch["k"], tf.float32)

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import gymnasium as gym
 import tensorflow as tf
 
-from agents import losses
-from agents.acting import Policy
-from agents.advantages import rollout_gae
-from agents.optimizers import make_optimizer, policy_and_value_variables
-from agents.rollout import Rollout
-from agents.warmup import SignatureFunction, compile_ahead
+from agents.algorithms import losses
+from agents.algorithms.advantages import rollout_gae
+from agents.algorithms.optimizers import make_optimizer, policy_and_value_variables
+from agents.algorithms.warmup import SignatureFunction, compile_ahead
+from agents.experience.acting import Policy
+from agents.experience.rollout import Rollout
 
 _METRICS = ("policy_loss", "value_loss", "entropy", "grad_norm")
 

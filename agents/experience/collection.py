@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from agents.acting import Policy
-from agents.rollout import EpisodeStats, Rollout, RolloutCollector
+from agents.experience.acting import Policy
+from agents.experience.rollout import EpisodeStats, Rollout, RolloutCollector
 
 
 class Collection(Protocol):
@@ -35,7 +35,7 @@ class InProcessCollection:
 def make_collection(config, env, policy: Policy, seed: int) -> Collection:
     """The backend ``config.run.backend`` names; ``env`` is the learner's env, ``seed`` the first env's seed."""
     if config.run.backend == "ray":
-        from agents.ray_backend import RayRolloutCollector
+        from agents.experience.ray_backend import RayRolloutCollector
 
         return RayRolloutCollector(config, env, seed)
     return InProcessCollection(

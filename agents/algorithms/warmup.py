@@ -4,7 +4,7 @@
 function with arguments already converted to tensors of the signature's dtypes. The ``tf.function`` call path
 binds, casts and looks up the trace on every call: ~300 µs of Python per call on a 2-core machine (cProfile:
 ``bind_function_inputs``, ``trace_function``), close to the ~450 µs A2C's whole update graph takes to run,
-and A2C updates every 40 env steps. ``scripts/update_call_cost.py`` times both paths.
+and A2C updates every 40 env steps. ``benchmarks/update_call_cost.py`` times both paths.
 
 ``compile_ahead``: a ``tf.function``'s first call traces, optimizes and instantiates the graph: ~0.85 s for
 PPO's update on a quiet 2-core machine, more than the first dozen updates together. Paid inside the training

@@ -1,4 +1,4 @@
-"""tfpg vs Stable-Baselines3, side by side: ``python scripts/benchmark_vs_sb3.py --case ppo-cartpole``.
+"""tfpg vs Stable-Baselines3, side by side: ``python benchmarks/benchmark_vs_sb3.py --case ppo-cartpole``.
 
 For each seed it trains tfpg, then SB3 (A B A B ...), each in a fresh process, with the same algorithm, env,
 hyperparameters, seed and step budget, and prints per pair and as medians: training env-steps/s (evaluation
@@ -7,7 +7,7 @@ the case's threshold, the final evaluation return, process start → first rollo
 ``--case throughput`` trains tfpg alone in its many-env mode and compares it with the raw env's speed.
 
 SB3 and PyTorch come from the optional ``bench`` extra (``pip install -e .[bench]``); SB3 runs with one
-torch thread. tfpg runs through its real trainer (``agents.trainer.train``); its evaluation history is
+torch thread. tfpg runs through its real trainer (``agents.run.trainer.train``); its evaluation history is
 read back from the run's TensorBoard events. Results are printed and, with ``--out``, saved as JSON.
 """
 
@@ -30,15 +30,15 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from agents.config import parse_override  # noqa: E402  (light: no TensorFlow import)
-from scripts.sb3_cases import CASES, THROUGHPUT  # noqa: E402
+from benchmarks.sb3_cases import CASES, THROUGHPUT  # noqa: E402
 
 
 # ----------------------------------------------------------------------------------------------- workers
 def run_tfpg(case: dict, seed: int, eval_episodes: int, spawned_at: float) -> dict:
-    from agents import rollout
     from agents.config import resolve_config
-    from agents.logging import read_scalars
-    from agents.trainer import train
+    from agents.experience import rollout
+    from agents.run.logging import read_scalars
+    from agents.run.trainer import train
 
     first = {}
     collect = rollout.RolloutCollector.collect

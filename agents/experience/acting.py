@@ -16,9 +16,9 @@ import gymnasium as gym
 import numpy as np
 import tensorflow as tf
 
-from agents import numpy_acting
-from agents.rollout import Rollout
+from agents.experience.rollout import Rollout
 from networks import ActorCritic, action_spec, observation_spec
+from networks import numpy_mirror as numpy_acting
 
 _TINY = float(np.finfo(np.float32).tiny)  # as in networks/distributions.py: keeps log(u) finite
 

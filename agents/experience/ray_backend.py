@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agents.rollout import EpisodeStats, Rollout
+from agents.experience.rollout import EpisodeStats, Rollout
 from envs import get_normalization_state, set_normalization_state
 from envs.stats import merge_deltas
 
@@ -66,9 +66,9 @@ class RolloutWorker:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import tensorflow as tf
 
-        from agents.building import make_env, make_policy
         from agents.config import ResolvedConfig
-        from agents.rollout import RolloutCollector
+        from agents.experience.rollout import RolloutCollector
+        from agents.run.building import make_env, make_policy
 
         tf.config.threading.set_intra_op_parallelism_threads(1)  # one core per worker
         tf.config.threading.set_inter_op_parallelism_threads(1)

@@ -25,18 +25,18 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from agents import checkpoint as ckpt
-from agents.acting import Policy
-from agents.building import make_env, make_policy
-from agents.checkpoint import NormalizationVariables, make_checkpoint
-from agents.collection import make_collection
+from agents.algorithms.registry import ALGORITHMS
 from agents.config import ResolvedConfig
-from agents.evaluation import evaluate
-from agents.logging import TensorBoardLogger
-from agents.ray_backend import import_ray
-from agents.registry import ALGORITHMS
-from agents.rollout import EpisodeStats
-from agents.runs import (  # re-exported: scripts and other tools import them from here
+from agents.experience.acting import Policy
+from agents.experience.collection import make_collection
+from agents.experience.evaluation import evaluate
+from agents.experience.ray_backend import import_ray
+from agents.experience.rollout import EpisodeStats
+from agents.run import checkpoint as ckpt
+from agents.run.building import make_env, make_policy
+from agents.run.checkpoint import NormalizationVariables, make_checkpoint
+from agents.run.logging import TensorBoardLogger
+from agents.run.rundir import (  # re-exported: scripts and other tools import them from here
     CONFIG_FILE,
     SUMMARY_FILE,
     RunDirError,
@@ -46,7 +46,7 @@ from agents.runs import (  # re-exported: scripts and other tools import them fr
     trim_events_after,
     write_json_atomic,
 )
-from agents.summaries import log_policy_video, log_run_header, policy_histograms, policy_scalars
+from agents.run.summaries import log_policy_video, log_run_header, policy_histograms, policy_scalars
 from envs import freeze_normalization, get_normalization_state, set_normalization_state
 
 __all__ = ["RunDirError", "RunInputError", "build_run", "check_run_dir", "default_run_name", "train"]

@@ -8,7 +8,7 @@ with the reward-to-go (causality) form and a state-value baseline b(s) = V(s) as
 
 One gradient step per rollout. Episodes that the fixed [T, N] rollout cuts (at its end, or by a time limit)
 are completed with V of the next observation when ``bootstrap`` is on, or masked out (rollout end) / ended
-(time limit) when it is off; see ``agents.advantages.monte_carlo_returns``. Long rollouts (``num_steps`` at
+(time limit) when it is off; see ``agents.algorithms.advantages.monte_carlo_returns``. Long rollouts (``num_steps`` at
 least an episode) keep that cut small.
 
 The update is one ``tf.function`` holding one ``GradientTape`` over the whole [T*N] batch, traced once.
@@ -21,12 +21,12 @@ from dataclasses import dataclass
 import gymnasium as gym
 import tensorflow as tf
 
-from agents import losses
-from agents.acting import Policy
-from agents.advantages import monte_carlo_returns
-from agents.optimizers import make_optimizer
-from agents.rollout import Rollout
-from agents.warmup import SignatureFunction, compile_ahead
+from agents.algorithms import losses
+from agents.algorithms.advantages import monte_carlo_returns
+from agents.algorithms.optimizers import make_optimizer
+from agents.algorithms.warmup import SignatureFunction, compile_ahead
+from agents.experience.acting import Policy
+from agents.experience.rollout import Rollout
 
 _METRICS = ("policy_loss", "value_loss", "entropy", "grad_norm")
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from agents.runs import RunInputError
+from agents.run.rundir import RunInputError
 
 CHECKPOINT_PREFIX = "ckpt"
 CHECKPOINT_DIR = "checkpoint"

@@ -1,4 +1,4 @@
-"""The report half of ``scripts/benchmark.py``: markdown rows, learning-curve PNGs, the BENCHMARKS.md section.
+"""The report half of ``benchmarks/benchmark.py``: markdown rows, learning-curve PNGs, the BENCHMARKS.md section.
 
 Only what a run produced goes between a spec's ``<!-- benchmark:NAME -->`` markers; the heading and any
 hand-written notes sit outside them, so rerunning a spec never overwrites them.
@@ -58,7 +58,7 @@ def table_row(entry, results: list[dict]) -> tuple[str, bool]:
 
 def read_curve(run_dir: Path) -> tuple[list[int], list[float]]:
     """(steps, values) of CURVE_TAG from a run's event files; empty if the run has none (yet)."""
-    from agents.logging import read_scalars
+    from agents.run.logging import read_scalars
 
     try:
         return read_scalars(str(run_dir), CURVE_TAG)
@@ -137,7 +137,7 @@ def render(
             f"<!-- benchmark:{name} -->",
             f"Measured {time.strftime('%Y-%m-%d')} on {machine()}, `--jobs {args.jobs}` runs at a time with "
             f"{args.threads} thread(s) each; {fmt_time(elapsed)} for this call. Command: "
-            f"`python scripts/benchmark.py --spec {args.spec} --jobs {args.jobs} --out {args.out}{only}`.",
+            f"`python benchmarks/benchmark.py --spec {args.spec} --jobs {args.jobs} --out {args.out}{only}`.",
             "Eval: final deterministic evaluation over 20 episodes per seed; mean ± std over seeds of those "
             "per-seed means. Wall time and SPS are per seed (SPS excludes evaluation).",
             "",

@@ -1,6 +1,6 @@
 """Where a finished run's training time went: acting, env stepping, other collection, update, logging.
 
-    python scripts/time_shares.py runs/CartPole-v1__ppo__s0__...
+    python benchmarks/time_shares.py runs/CartPole-v1__ppo__s0__...
 
 Reads the run's own timers back from its TensorBoard events (``time/act_s``, ``time/env_step_s``,
 ``time/collect_s``, ``time/update_s``, logged per rollout) and ``summary.json`` (``train_time_s``,
@@ -20,7 +20,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agents.logging import read_scalars
+from agents.run.logging import read_scalars
 
 PHASES = ("time/act_s", "time/env_step_s", "time/collect_s", "time/update_s")
 

@@ -21,7 +21,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agents.logging import TensorBoardLogger
+from agents.run.logging import TensorBoardLogger
 from envs import freeze_normalization, get_normalization_state, set_normalization_state
 
 HPARAM_METRICS = ["eval/mean_return", "eval/std_return", "rollout/episode_return"]

@@ -18,11 +18,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from agents import losses
-from agents.acting import Policy
-from agents.advantages import rollout_gae
-from agents.rollout import Rollout
-from agents.warmup import SignatureFunction, compile_ahead
+from agents.algorithms import losses
+from agents.algorithms.advantages import rollout_gae
+from agents.algorithms.warmup import SignatureFunction, compile_ahead
+from agents.experience.acting import Policy
+from agents.experience.rollout import Rollout
 
 # Order of the metrics vector the compiled update accumulates.
 _METRICS = ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "grad_norm")

@@ -6,8 +6,8 @@ import gymnasium as gym
 import numpy as np
 import tensorflow as tf
 
-from agents.acting import Policy
 from agents.config import ResolvedConfig
+from agents.experience.acting import Policy
 from envs import make_vector_env
 from networks import ActorCritic
 

@@ -15,11 +15,11 @@ from typing import Any, NamedTuple, Protocol
 
 import gymnasium as gym
 
-from agents.a2c import A2CConfig, make_a2c
-from agents.acting import Policy
-from agents.ppo import PPOConfig, make_ppo
-from agents.reinforce import ReinforceConfig, make_reinforce
-from agents.rollout import Rollout
+from agents.algorithms.a2c import A2CConfig, make_a2c
+from agents.algorithms.ppo import PPOConfig, make_ppo
+from agents.algorithms.reinforce import ReinforceConfig, make_reinforce
+from agents.experience.acting import Policy
+from agents.experience.rollout import Rollout
 
 
 class Agent(Protocol):

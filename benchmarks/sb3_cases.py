@@ -1,4 +1,4 @@
-"""The cases ``scripts/benchmark_vs_sb3.py`` compares: one env, budget and threshold each, with the same
+"""The cases ``benchmarks/benchmark_vs_sb3.py`` compares: one env, budget and threshold each, with the same
 hyperparameters written once for SB3 (its keyword arguments) and once for tfpg (config overrides).
 """
 

@@ -1,6 +1,6 @@
 """Load a finished (or stopped) run for evaluation or export: config.json → ``build_run`` → checkpoint.
 
-Building goes through ``agents.trainer.build_run`` and the algorithm registry, so it works for any algorithm
+Building goes through ``agents.run.trainer.build_run`` and the algorithm registry, so it works for any algorithm
 and any checkpoint is validated against the run's own config before it is used.
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents import checkpoint as ckpt
 from agents.config import ResolvedConfig
-from agents.runs import find_run_dir, load_run_config
-from agents.trainer import Run, build_run, restore_run
+from agents.run import checkpoint as ckpt
+from agents.run.rundir import find_run_dir, load_run_config
+from agents.run.trainer import Run, build_run, restore_run
 
 
 @dataclass
@@ -71,9 +71,9 @@ def evaluate_loaded(
     """
     import gymnasium as gym
 
-    from agents.building import make_env
-    from agents.evaluation import evaluate
-    from agents.trainer import EVAL_SEED_OFFSET
+    from agents.experience.evaluation import evaluate
+    from agents.run.building import make_env
+    from agents.run.trainer import EVAL_SEED_OFFSET
     from envs import freeze_normalization, set_normalization_state
 
     rc = loaded.config.run

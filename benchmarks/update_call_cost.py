@@ -1,6 +1,6 @@
 """What one compiled update call costs: through ``tf.function``'s call path vs through ``SignatureFunction``.
 
-    python scripts/update_call_cost.py --algo a2c --env CartPole-v1 --calls 2000 --repeats 5
+    python benchmarks/update_call_cost.py --algo a2c --env CartPole-v1 --calls 2000 --repeats 5
 
 Builds the algorithm's agent from its preset (plus ``--set`` overrides), collects one real rollout, and times
 the same update graph on the same batch called both ways, alternating A B A B; prints the median µs per call
@@ -24,8 +24,8 @@ from agents.config import parse_override
 
 def update_arguments(run) -> tuple:
     """The agent's update inputs for one real rollout: (batch, *scalar schedule values) as NumPy/Python."""
-    from agents.advantages import rollout_gae
-    from agents.rollout import RolloutCollector
+    from agents.algorithms.advantages import rollout_gae
+    from agents.experience.rollout import RolloutCollector
 
     cfg, policy = run.agent.config, run.policy
     collector = RolloutCollector(run.env, cfg.num_steps, 0, policy.action_dtype)
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from agents.config import resolve_config
-    from agents.trainer import build_run
+    from agents.run.trainer import build_run
 
     overrides = dict(parse_override(text) for text in args.set)
     run = build_run(resolve_config(args.algo, args.env, {"video": False, **overrides}))

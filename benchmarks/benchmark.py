@@ -1,6 +1,6 @@
 """Run a benchmark spec and write its table into BENCHMARKS.md, with one learning-curve PNG per env.
 
-    python scripts/benchmark.py --spec benchmarks/issue3.yaml --jobs 16 --out BENCHMARKS.md
+    python benchmarks/benchmark.py --spec benchmarks/issue3.yaml --jobs 16 --out BENCHMARKS.md
 
 The spec (YAML) lists runs of ``scripts/train_agent.py``::
 
@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-from scripts.benchmark_report import plot_env, render, write_section  # noqa: E402
+from benchmarks.benchmark_report import plot_env, render, write_section  # noqa: E402
 
 
 class SpecError(ValueError):

@@ -233,3 +233,41 @@ def test_export_json_names_inputs_outputs_and_what_each_format_leaves_out(export
     assert info["observation_normalization_baked_in"] is True
     info = json.loads((root / "cartpole-issue" / "onnx" / "tfpg_export.json").read_text())
     assert info["checkpoint"].endswith("ckpt-256") and info["inputs"][0]["name"] == "observations"
+
+
+def test_export_refuses_non_finite_weights_naming_the_variable(exported, tmp_path, capsys):
+    import export_policy as cli
+
+    from agents.run.loading import load_run
+
+    run_dir = exported[0] / "cartpole-run"
+    loaded = load_run(run_dir)
+    try:
+        kernel = next(
+            v for v in loaded.run.policy.model.variables if v.path.endswith("value_mlp/linear_0/kernel")
+        )
+        values = kernel.numpy()
+        values[0, 0] = np.nan
+        kernel.assign(values)
+        prefix = loaded.run.checkpoint.write(str(tmp_path / "diverged" / "ckpt-1"))
+    finally:
+        loaded.close()
+    out = tmp_path / "policy"
+    assert cli.main([str(run_dir), "--checkpoint", prefix, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "non-finite" in err and "value_mlp/linear_0/kernel (1 of 256 entries)" in err
+    assert not out.exists() and not list(tmp_path.glob(".policy.tmp-*"))
+
+
+def test_export_refuses_a_missing_converter_with_the_install_command(exported, tmp_path, capsys, monkeypatch):
+    import export_policy as cli
+
+    from agents.run import export_formats
+
+    # A converter module that is really not installed (find_spec finds nothing), as on a machine without the extra.
+    monkeypatch.setitem(export_formats.REQUIRED_MODULES, "tflite", ("tfpg_no_such_converter",))
+    out = tmp_path / "policy"
+    assert cli.main([str(exported[0] / "cartpole-run"), "--out", str(out), "--format", "all"]) == 2
+    err = capsys.readouterr().err
+    assert "tfpg_no_such_converter" in err and "pip install -e '.[export]'" in err
+    assert not out.exists()

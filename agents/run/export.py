@@ -37,7 +37,8 @@ def check_finite(run: Run) -> None:
     for var in run.policy.model.variables:
         values = np.asarray(var.numpy())
         if not np.isfinite(values).all():
-            bad.append(f"{var.path} ({np.count_nonzero(~np.isfinite(values))} of {values.size} entries)")
+            name = var.path.split("/", 1)[-1]  # without the model's name, which Keras numbers per process
+            bad.append(f"{name} ({np.count_nonzero(~np.isfinite(values))} of {values.size} entries)")
     for key, values in run.normalization.state().items():
         if not np.isfinite(values).all():
             bad.append(

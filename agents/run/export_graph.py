@@ -16,18 +16,19 @@ SavedModel signatures:
     sample(inputs)          -> {actions}           stochastic (a generator saved with the model); SavedModel only
     value(inputs)           -> {value}             V(s) (kept for users of the first export format)
 
-Why a converted model used to return NaN (issue 18). The first exporter tracked the Keras model on the module.
-A Keras 3 variable is a wrapper around a ``tf.Variable``; saved through the wrapper, the SavedModel holds two
-variables per weight: the wrapped one, which the signatures read (``actor_critic/.../kernel``), and a copy made
-by ``keras.Variable._export_to_saved_model_graph`` (``Variable``, ``Variable_1``, ...), which is the object-graph
-node the checkpoint values are restored into. ``tf.saved_model.load`` rebinds the signatures' captures to the
-restored nodes, so TensorFlow saw correct weights; the TFLite converter binds variables by name, found no value
-for the ones the signatures read, and kept them as resource variables that nothing initializes: the .tflite file
-held no weights (10 KB for CartPole's 9k parameters) and read NaN or garbage. The sampling generator, the
-float64 normalization and the multiple signatures were ruled out one by one (see the issue-18 report): each
-variant with the Keras model tracked gave NaN, and a bare Keras ``Dense`` model in a ``tf.Module`` did too. So
-the module below tracks the plain ``tf.Variable``s its signatures read and keeps the Keras model out of the
-saved object graph (as ``keras.export.ExportArchive`` does).
+Why a converted model returned NaN (issue 18). The first exporter tracked the Keras model on the module. A Keras 3
+variable wraps a ``tf.Variable``; saved through the wrapper, the SavedModel's graph holds two variables per weight:
+the wrapped one, which the signatures read (``actor_critic/.../kernel``), and a copy that
+``keras.Variable._export_to_saved_model_graph`` adds (``Variable``, ``Variable_1``, ...) as the node the checkpoint
+values belong to. ``tf.saved_model.load`` binds the signatures to the restored nodes, so TensorFlow (and tf2onnx,
+which loads through it) saw the right weights; the TFLite converter did not: the .tflite file held no weights
+(10 KB for CartPole's 9k parameters) and read them from resource variables (``tfl.var_handle
+"actor_critic/.../kernel"``) that its session initializer (a NoOp) never set, giving NaN values and a constant
+action. Bisected on the README's CartPole run: NaN with the ``sample`` signature left out, with the generator
+removed as well, and for a bare ``keras.Sequential`` of ``Dense`` layers in a ``tf.Module``; correct as soon as the
+module tracks the plain ``tf.Variable``s instead (as ``keras.export.ExportArchive`` does), which the module below
+does, keeping the Keras model out of the saved object graph. The other suspects fail loudly, not silently: the
+``sample`` signature's generator and the old float64 normalization both need Flex ops, so converting them raises.
 """
 
 from __future__ import annotations

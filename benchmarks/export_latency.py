@@ -7,8 +7,8 @@ Discrete(6), the default "nature" CNN: Mnih et al., 2015) built for a stand-in e
 size do not depend on the weights' values). Every measurement runs in a fresh ``python -I`` process that imports
 only its runtime (TensorFlow; onnxruntime; LiteRT), as a deployment would, pinned to ``--threads`` threads: per
 batch size, ``--warmup`` calls, then ``--calls`` timed calls (numpy in, numpy out). Rounds alternate the formats;
-the table gives the median over rounds of each process's median (and p90) microseconds per call, and the ratio to
-the SavedModel's median.
+the table gives the median over rounds of each process's median (and p90) microseconds per call, and that time
+divided by the SavedModel's.
 """
 
 from __future__ import annotations
@@ -198,8 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.calls} calls, load average {os.getloadavg()[0]:.1f}, {time.time() - started:.0f} s"
     )
     print(
-        "\n| policy | format | file size | batch 1: median (p90) µs | vs SavedModel | batch 64: median (p90) µs "
-        "| vs SavedModel |"
+        "\n| policy | format | file size | batch 1: median (p90) µs | ÷ SavedModel | batch 64: median (p90) µs "
+        "| ÷ SavedModel |"
     )
     print("|---|---|---|---|---|---|---|")
     for label in cases:
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             for n in BATCHES:
                 median = np.median([s[n][0] for s in samples[(label, fmt)]])
                 p90 = np.median([s[n][1] for s in samples[(label, fmt)]])
-                cells += [f"{median:,.0f} ({p90:,.0f})", f"{median / base[n]:.2f}x"]
+                cells += [f"{median:,.0f} ({p90:,.0f})", f"{median / base[n]:.2f}"]
             size = sizes[(label, fmt)]
             print(f"| {label} | {fmt} | {size / 1024:,.0f} KiB | " + " | ".join(cells) + " |")
     return 0

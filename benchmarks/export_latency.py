@@ -118,7 +118,7 @@ def _image_run():
     import gymnasium as gym
 
     from agents.config import resolve_config
-    from agents.run.trainer import build_run
+    from agents.run.building import build_run
 
     class AtariShaped(gym.Env):
         """Random frames with the shape of Gymnasium's Atari preprocessing + frame stack, channels last."""

@@ -14,11 +14,9 @@ Exit codes: 0 done, 1 a converter failed or disagreed with the SavedModel, 2 bad
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 FORMAT_CHOICES = ("savedmodel", "onnx", "tflite", "all")
@@ -64,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    from agents.run.console import import_tensorflow
+
+    import_tensorflow()
     from agents.run.export import ExportInputError, ExportVerificationError, export_policy
     from agents.run.loading import load_run
     from agents.run.rundir import RunInputError

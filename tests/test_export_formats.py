@@ -21,11 +21,12 @@ import pytest
 from gymnasium.vector import VectorObservationWrapper, VectorWrapper
 
 from agents.config import resolve_config
+from agents.run.building import build_run
 from agents.run.export import export_policy, sample_inputs
 from agents.run.export_formats import FORMATS
-from agents.run.trainer import build_run, train
-from envs import freeze_normalization, set_normalization_state
+from agents.run.trainer import train
 from envs.testing import test_env_id
+from envs.wrappers import freeze_normalization, set_normalization_state
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))

@@ -17,8 +17,8 @@ import gymnasium as gym
 import numpy as np
 
 from agents.run import export_formats as formats_lib
+from agents.run.building import Run
 from agents.run.export_graph import ExportedPolicy, ExportInput, ExportInputError
-from agents.run.trainer import Run
 
 __all__ = ["ExportInputError", "ExportVerificationError", "ExportedPolicy", "check_finite", "export_policy"]
 

@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import_tensorflow(verbose=args.verbose)
     import gymnasium
+    from tensorflow import errors as tf_errors
 
     from agents.run import checkpoint as ckpt
     from agents.run.guards import NonFiniteError
@@ -139,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         apply_resume_overrides,
         check_run_dir,
         default_run_name,
+        is_disk_full,
         load_run_config,
     )
     from agents.run.trainer import StoppedBeforeStart, train
@@ -166,6 +168,15 @@ def main(argv: list[str] | None = None) -> int:
         return _error(str(err))
     except NonFiniteError as err:
         return _error(str(err))
+    except (OSError, tf_errors.OpError) as err:
+        if not is_disk_full(err):
+            raise
+        latest = ckpt.latest_in(run_dir / ckpt.CHECKPOINT_DIR) if run_dir else None
+        kept = f"the last complete checkpoint is {latest}" if latest else "no checkpoint was completed"
+        print(f"error: no space left on the device while writing {run_dir} ({str(err).splitlines()[0][:200]}). "
+              f"Training stopped; {kept}. Free some space, then continue with: {_resume_command(run_dir)}",
+              file=sys.stderr)  # fmt: skip
+        return 1
     except StoppedBeforeStart as stopped:
         print(f"\nstopped by {stopped} before anything was written; nothing to resume", file=sys.stderr)
         return 128 + stopped.signum

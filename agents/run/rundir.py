@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import fcntl
 import json
 import os
@@ -51,8 +52,12 @@ class RunDirError(RunInputError, FileExistsError):
 def write_json_atomic(path: Path, data: dict) -> None:
     """Write JSON to a temp file and rename it over ``path``: readers see the old or the new file, whole."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # e.g. a full disk: no half-written leftover beside the good file
+        raise
 
 
 LOCK_FILE = ".tfpg.lock"
@@ -78,6 +83,11 @@ def check_run_dir(logdir: str, run_name: str) -> Path:
             f"Pick another --run-name, move that directory away, or continue it with --resume {run_dir}."
         )
     return run_dir
+
+
+def is_disk_full(err: BaseException) -> bool:
+    """Whether ``err`` is a failed write for lack of space (``OSError`` ENOSPC or TensorFlow's wrapper of it)."""
+    return getattr(err, "errno", None) == errno.ENOSPC or "No space left on device" in str(err)
 
 
 @contextlib.contextmanager
@@ -247,9 +257,13 @@ def trim_events_after(run_dir: Path, step: int) -> int:
         if not dropped:
             continue
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        with tf.io.TFRecordWriter(str(tmp)) as writer:
-            for record in kept:
-                writer.write(record)
-        os.replace(tmp, path)
+        try:
+            with tf.io.TFRecordWriter(str(tmp)) as writer:
+                for record in kept:
+                    writer.write(record)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # e.g. a full disk: the original event file stays as it was
+            raise
         removed += dropped
     return removed

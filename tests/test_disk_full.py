@@ -18,7 +18,9 @@ TRAIN = Path(__file__).resolve().parents[1] / "scripts" / "train_agent.py"
 def small_disk(tmp_path):
     mount_point = tmp_path / "disk"
     mount_point.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mount_point)], check=False)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mount_point)], check=False
+    )
     if mounted.returncode != 0:
         pytest.skip("this machine does not let the test mount a small tmpfs (needs root)")
     yield mount_point

@@ -30,7 +30,7 @@ from agents.config import ResolvedConfig
 from agents.experience.acting import Policy
 from agents.experience.collection import make_collection
 from agents.experience.evaluation import evaluate
-from agents.experience.ray_backend import import_ray
+from agents.experience.ray_session import ray_connection
 from agents.experience.rollout import EpisodeStats
 from agents.run import checkpoint as ckpt
 from agents.run.building import make_env, make_policy
@@ -182,20 +182,21 @@ def train(
     run_dir = Path(run_dir)
     if not resume:
         check_run_dir(str(run_dir.parent), run_dir.name)
-    if config.run.backend == "ray":
-        import_ray()  # before anything is built or written: says how to install it when it is missing
-    run = build_run(config)
-    try:
-        start_steps = 0
-        if resume:
-            prefix = ckpt.resolve_checkpoint(run_dir, "latest")
-            restore_run(run, prefix)
-            start_steps = int(run.counters["env_steps"].numpy())
-            _recall_best_return(run, run_dir)
-        # --- input is good: from here on the run directory is written ---
-        return _train_loop(config, run, run_dir, start, start_steps, resume, progress, command, callbacks)
-    finally:
-        run.close()
+    # With backend=ray, Ray is joined (or started) first: a missing extra or a wrong address fails before
+    # anything is built or written; what this call started it also stops.
+    with ray_connection(config.run.ray_address, enabled=config.run.backend == "ray"):
+        run = build_run(config)
+        try:
+            start_steps = 0
+            if resume:
+                prefix = ckpt.resolve_checkpoint(run_dir, "latest")
+                restore_run(run, prefix)
+                start_steps = int(run.counters["env_steps"].numpy())
+                _recall_best_return(run, run_dir)
+            # --- input is good: from here on the run directory is written ---
+            return _train_loop(config, run, run_dir, start, start_steps, resume, progress, command, callbacks)
+        finally:
+            run.close()
 
 
 def _train_loop(

@@ -135,7 +135,13 @@ def _join(ray, address: str) -> None:
     os.environ.update({key: os.environ.get(key) or value for key, value in JOIN_ENV.items()})
     try:
         ray.init(address=address, include_dashboard=False)
-    except ConnectionError as err:
+    except ray.exceptions.AuthenticationError as err:
+        raise RayAddressError(
+            f"The Ray cluster at {address} uses token authentication and this process has no token: copy the "
+            f"token file from the head node (`ray get-auth-token`) and set RAY_AUTH_TOKEN_PATH=FILE (or "
+            f"RAY_AUTH_TOKEN) before running tfpg (README: Scaling out on Ray). Ray said: {err}"
+        ) from None
+    except (ConnectionError, ray.exceptions.RayError) as err:
         raise RayAddressError(
             f"Could not join the Ray cluster at {address}: {err}. Something listens there, but it did not "
             f"answer as a Ray head node (GCS). Check the address printed by `ray start --head`, that this "

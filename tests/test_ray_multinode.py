@@ -102,3 +102,57 @@ def test_unreachable_address_fails_fast_with_exit_2_and_no_run_dir(tmp_path):
     assert result.returncode == 2, result.stderr[-2000:]
     assert "No Ray cluster at 127.0.0.1:1" in result.stderr and "ray start --head" in result.stderr
     assert not (tmp_path / "nothing").exists()
+
+
+BENCH_SPEC = """
+seeds: [0]
+runs:
+  - {algo: ppo, env: CartPole-v1, steps: 1024, set: {eval_episodes: 2}}
+  - {algo: a2c, env: CartPole-v1, steps: 1040, set: {eval_episodes: 2}}
+  - {algo: ppo, env: Acrobot-v1, steps: 1024, set: {minibatch_size: 7}}
+"""
+
+
+def _train_processes(sid: int) -> list[int]:
+    found = []
+    for pid in session_processes(sid):
+        try:
+            if b"train_agent.py" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+        except OSError:
+            pass
+    return found
+
+
+def test_benchmark_runs_as_ray_tasks_and_a_lost_node_s_run_is_rerun(cluster, tmp_path):
+    """benchmark.py --backend ray: a run placed on the second node is lost with it and rerun on the head; run
+    directories and logs come back into --logdir; a run that fails on its own is an error row, not a retry."""
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(BENCH_SPEC)
+    logdir, out = tmp_path / "runs", tmp_path / "BENCH.md"
+    command = [sys.executable, str(ROOT / "benchmarks" / "benchmark.py"), "--spec", str(spec), "--out", str(out),
+               "--logdir", str(logdir), "--plots", str(tmp_path / "plots"), "--backend", "ray",
+               "--ray-address", cluster.address]  # fmt: skip
+    console = tmp_path / "benchmark.out"
+    with open(console, "w") as sink:  # a file, not a pipe: nobody reads it until the end
+        process = subprocess.Popen(command, env=cluster.env(), stdout=sink, stderr=subprocess.STDOUT)
+    node = cluster.nodes[1]
+    on_node: list[int] = []
+    deadline = time.monotonic() + 300
+    while not on_node and process.poll() is None and time.monotonic() < deadline:
+        on_node = _train_processes(node.process.pid)
+        time.sleep(0.2)
+    time.sleep(3.0)  # mid-run: TensorFlow imported, training under way
+    cluster.kill_node(node.name)
+    process.wait(timeout=600)
+    output = console.read_text()
+    assert on_node, "no run was placed on the second node"
+    assert process.returncode == 1, output[-3000:]  # the Acrobot row fails on purpose
+    rows = [ln for ln in out.read_text().splitlines() if ln.startswith(("| ppo", "| a2c"))]
+    assert len(rows) == 3 and "**error**" in rows[2] and "minibatch_size=7 must divide" in rows[2], rows
+    assert "**error**" not in rows[0] + rows[1], rows
+    for name in ("CartPole-v1__ppo__1024__s0", "CartPole-v1__a2c__1040__s0"):
+        summary = json.loads((logdir / name / "summary.json").read_text())
+        assert not summary["interrupted"] and summary["eval_episodes"] == 2
+        assert (logdir / f"{name}.log").exists() and (logdir / name / "checkpoint").is_dir()
+    assert "Ray cluster, one task of 1 CPU(s) per run" in out.read_text()

@@ -45,9 +45,10 @@ def run_command(args, mode: str, workers: int, run_dir: Path) -> list[str]:
     """The train_agent.py command of one configuration (mode: ray, sync or async)."""
     iterations = args.warmup + args.iterations
     num_envs = workers * args.envs_per_worker
+    total = iterations * num_envs * args.num_steps  # checkpoints: only the final one (not per-iteration cost)
     command = [*TRAIN, "--env", LATENCY_ID, "--set", f"env_kwargs={{latency_s: {args.latency}}}",
                "--set", f"num_steps={args.num_steps}", "--set", "histogram_every=0", "--num-envs", str(num_envs),
-               "--total-steps", str(iterations * num_envs * args.num_steps), "--eval-episodes", "1",
+               "--total-steps", str(total), "--checkpoint-every", str(10 * total), "--eval-episodes", "1",
                "--logdir", str(run_dir.parent), "--run-name", run_dir.name, "--no-progress"]  # fmt: skip
     if mode == "ray":
         command += ["--backend", "ray", "--num-workers", str(workers)]

@@ -8,9 +8,9 @@ Three facts about Ray 2.60 shape this module (see shared COMPAT notes and the RE
   needs it (a joining process without it rewrites ``127.0.0.1:PORT`` to the external IP and fails).
 * Token auth is on by default and writes a token into ``~/.ray``. A local cluster that nothing outside this
   machine can reach runs with ``RAY_AUTH_MODE=disabled``, so nothing lands in the home folder.
-* Joining an address where no Ray listens retries for ~14 minutes. The GCS connect timeouts are read from the
-  environment when ``ray`` is first imported (``import_ray`` sets bounded defaults then), and tfpg first checks
-  with a plain TCP connect that something listens at all, so a wrong address fails in seconds.
+* Joining an address where no Ray listens retries for ~14 minutes. tfpg first checks with a plain TCP connect
+  that something listens at all, so a wrong address fails in seconds; and when a process's first use of Ray is
+  a join, it bounds the GCS connect timeouts, which Ray reads from the environment at ``import ray``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import contextlib
 import ipaddress
 import os
 import socket
+import sys
 from collections.abc import Iterator
 
 RAY_INSTALL_HINT = "Ray is not installed; install the extra with: pip install -e '.[ray]'"
@@ -31,7 +32,8 @@ LOCAL_ENV = {**LOOPBACK_ENV, "RAY_AUTH_MODE": "disabled"}
 
 IMPORT_TIME_ENV = {"RAY_py_gcs_connect_timeout_s": "5", "RAY_gcs_rpc_server_connect_timeout_s": "5"}
 """Ray's C++ config reads these once, at ``import ray``: each GCS connect attempt gives up after 5 s (the
-defaults add up to ~41 s per attempt). Defaults only: a value already in the environment wins."""
+defaults add up to ~41 s per attempt). Set before a join only, never for a local start (a fresh local GCS on a
+loaded machine can be slower than that). Defaults only: a value already in the environment wins."""
 
 JOIN_ENV = {"RAY_gcs_server_port_wait_time_s": "1"}
 """Read by ``ray.init`` itself: connect attempts to a cluster's GCS (default ~20), one here since the TCP check
@@ -46,9 +48,7 @@ class RayAddressError(ValueError):
 
 
 def import_ray():
-    """Import ray (with bounded GCS connect timeouts on first import), or explain how to install it."""
-    for key, value in IMPORT_TIME_ENV.items():
-        os.environ.setdefault(key, value)
+    """Import ray, or explain how to install it."""
     try:
         import ray
     except ImportError as err:
@@ -67,10 +67,15 @@ def init_ray(address: str | None = None, num_cpus: int | None = None):
         RayAddressError: nothing answers at ``address``, or Ray could not connect to it in bounded time.
         ImportError: Ray is not installed.
     """
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address and "ray" not in sys.modules:
+        # Bounded GCS connects when joining (they are read once, at import). Not for a local start: on a loaded
+        # machine a fresh GCS can take longer than these to answer.
+        for key, value in IMPORT_TIME_ENV.items():
+            os.environ.setdefault(key, value)
     ray = import_ray()
     if ray.is_initialized():
         return ray
-    address = address or os.environ.get("RAY_ADDRESS")
     if address:
         _join(ray, address)
     else:
@@ -84,7 +89,7 @@ def init_ray(address: str | None = None, num_cpus: int | None = None):
 def ray_connection(address: str | None = None, enabled: bool = True) -> Iterator[None]:
     """Within the block Ray is up (``init_ray(address)``); if this call started or joined it, it shuts it down
     on the way out, whatever happens. ``enabled=False`` does nothing (and needs no Ray installed)."""
-    if not enabled or import_ray().is_initialized():
+    if not enabled or ("ray" in sys.modules and sys.modules["ray"].is_initialized()):
         yield
         return
     ray = init_ray(address)

@@ -17,7 +17,8 @@ A run's first ``--warmup`` iterations (worker start-up, tracing) are dropped; fr
     update          median ``time/update_s``: the learner's PPO update on W x M x T samples
 
 ``--multinode`` instead runs the kill scenario of the multi-node test at benchmark size and reports what the loss
-of a node cost. Results go to stdout as a Markdown table and to ``--json``.
+of a node cost; ``--update-cost`` times the learner's update for CartPole-, MuJoCo- and Atari-sized models (the
+inputs of BENCHMARKS.md's "on paper" model). Results go to stdout and to ``--json``.
 """
 
 from __future__ import annotations
@@ -227,6 +228,43 @@ def multinode(args, env: dict[str, str]) -> dict:
     }  # fmt: skip
 
 
+MODEL_SIZES = {
+    "CartPole-sized (obs 4, MLP 64x64)": [4],
+    "MuJoCo-sized (obs 17, MLP 64x64)": [17],
+    "Atari-sized (84x84x4 uint8, Nature CNN)": [84, 84, 4],
+}
+
+
+def update_cost(args, env: dict[str, str]) -> list[dict]:
+    """The learner's side: PPO update time per sample and epoch for three model sizes (latency 0, in-process).
+
+    Each size trains ``warmup + iterations`` rollouts of 8 envs x 128 steps (1,024 samples, minibatch 256,
+    ``--epochs`` epochs); the median ``time/update_s`` over the kept iterations gives the cost of one sample
+    through one epoch, and from it the most samples per second one learner can take in (collection free).
+    """
+    rows = []
+    samples = 8 * 128
+    for name, shape in MODEL_SIZES.items():
+        run_dir = Path(args.out_dir) / f"update-{'x'.join(map(str, shape))}"
+        total = (args.warmup + args.iterations) * samples
+        command = [*TRAIN, "--env", LATENCY_ID, "--set", f"env_kwargs={{latency_s: 0, obs_shape: {shape}}}",
+                   "--num-envs", "8", "--set", "num_steps=128", "--set", "minibatch_size=256",
+                   "--set", f"update_epochs={args.epochs}", "--set", "histogram_every=0", "--total-steps", str(total),
+                   "--checkpoint-every", str(10 * total), "--eval-episodes", "1", "--logdir", str(run_dir.parent),
+                   "--run-name", run_dir.name, "--no-progress"]  # fmt: skip
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            print(f"{name} failed (rc {done.returncode}):\n{done.stderr[-3000:]}", file=sys.stderr)
+            continue
+        update_s = statistics.median(read_scalars(str(run_dir), "time/update_s")[1][args.warmup :])
+        per_sample_epoch = update_s / (samples * args.epochs)
+        row = {"model": name, "update_s": update_s, "samples": samples, "epochs": args.epochs,
+               "us_per_sample_epoch": per_sample_epoch * 1e6}  # fmt: skip
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8, 16])
@@ -253,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.multinode:
         result = multinode(args, env)
         print(json.dumps(result, indent=2))
+    elif args.update_cost:
+        result = update_cost(args, env)
     else:
         result = scaling(args, env)
         print(table(result))

@@ -39,3 +39,14 @@ def test_reward_is_one_for_the_sign_of_the_first_feature_and_episodes_truncate()
 def test_negative_latency_is_refused():
     with pytest.raises(ValueError, match="latency_s"):
         LatencyEnv(latency_s=-0.001)
+
+
+def test_obs_shape_sizes_the_observation():
+    image = LatencyEnv(latency_s=0.0, obs_shape=[84, 84, 4])
+    obs, _ = image.reset(seed=1)
+    assert obs.shape == (84, 84, 4) and obs.dtype == np.uint8 and image.observation_space.contains(obs)
+    assert image.step(int(obs[0, 0, 0] > 127))[1] == 1.0
+    vector = LatencyEnv(latency_s=0.0, obs_shape=[17])
+    assert vector.reset(seed=1)[0].shape == (17,)
+    with pytest.raises(ValueError, match="obs_shape"):
+        LatencyEnv(obs_shape=[2, 2])

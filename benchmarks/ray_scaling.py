@@ -158,15 +158,20 @@ def plot(rows: list[dict], path: str, latency: float) -> None:
         )
         twin.plot(ws, [r["update_s"] for r in ray_rows], "^--", color="tab:purple", label="update (s)")
         twin.set_ylabel("seconds per iteration")
+        twin.set_ylim(bottom=0)
+        top = max(r[k] for r in ray_rows for k in ("efficiency", "collection_efficiency"))
+        right.set_ylim(0, max(1.1, top + 0.1))
         twin.legend(loc="center right", fontsize=8)
     for ax in (left, right):
         ax.set_xscale("log", base=2)
+        ax.set_xticks(
+            sorted({r["workers"] for r in rows}), [str(w) for w in sorted({r["workers"] for r in rows})]
+        )
         ax.set_xlabel("workers (W); envs = 4 W")
         ax.grid(alpha=0.3)
     left.set_yscale("log")
     left.set_ylabel("env steps / s")
     left.set_title(f"Latency env ({latency * 1000:g} ms a step): throughput")
-    right.set_ylim(0, 1.1)
     right.set_ylabel("SPS(W) / (W x SPS(1))")
     right.set_title("Ray efficiency and what grows")
     left.legend(fontsize=8)

@@ -52,7 +52,15 @@ def run_command(args, mode: str, workers: int, run_dir: Path) -> list[str]:
                "--total-steps", str(total), "--checkpoint-every", str(10 * total), "--eval-episodes", "1",
                "--logdir", str(run_dir.parent), "--run-name", run_dir.name, "--no-progress"]  # fmt: skip
     if mode == "ray":
-        command += ["--backend", "ray", "--num-workers", str(workers)]
+        # Workers mostly sleep: each reserves a fraction of a CPU so that all of them fit on this machine.
+        command += [
+            "--backend",
+            "ray",
+            "--num-workers",
+            str(workers),
+            "--set",
+            f"worker_cpus={args.worker_cpus}",
+        ]
     else:
         command += ["--vectorization", mode]
     return command
@@ -278,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--latency", type=float, default=0.002, help="seconds each env step sleeps")
     parser.add_argument("--envs-per-worker", type=int, default=4)
+    parser.add_argument("--worker-cpus", type=float, default=0.1, help="CPUs each Ray worker reserves (0.1)")
     parser.add_argument("--num-steps", type=int, default=64, help="rollout length T")
     parser.add_argument("--iterations", type=int, default=10, help="measured iterations per configuration")
     parser.add_argument("--warmup", type=int, default=2, help="first iterations dropped (start-up, tracing)")

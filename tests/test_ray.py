@@ -105,3 +105,14 @@ def test_local_ray_listens_on_loopback_only(ray_cluster):
     assert {"gcs_server", "raylet"} <= names and len(listening) >= 4, listening  # the check saw Ray's servers
     local = ("127.0.0.1:", "[::ffff:127.0.0.1]:", "[::1]:")
     assert all(line.split()[3].startswith(local) for line in listening), "\n".join(listening)
+
+
+def test_workers_that_cannot_all_get_cpus_are_refused_and_worker_cpus_must_be_positive(ray_cluster):
+    from agents.config import ConfigError
+    from agents.experience.ray_session import RayAddressError, check_cpus
+
+    check_cpus(ray_cluster, 2)  # the fixture's local Ray has 2 CPUs
+    with pytest.raises(RayAddressError, match=r"has 2 CPU\(s\) but the rollout workers reserve 4"):
+        check_cpus(ray_cluster, 4 * 1.0)
+    with pytest.raises(ConfigError, match="worker_cpus must be above 0"):
+        resolve_config("ppo", "CartPole-v1", {"backend": "ray", "worker_cpus": 0})

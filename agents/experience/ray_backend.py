@@ -130,7 +130,9 @@ class RayRolloutCollector:
         self.max_retries = max_retries
         self.total_failures = 0
         # SPREAD: one worker per node before any node gets a second, so a cluster's nodes share the stepping.
-        self._actor_cls = ray.remote(num_cpus=1, max_restarts=0, scheduling_strategy="SPREAD")(RolloutWorker)
+        self._actor_cls = ray.remote(num_cpus=rc.worker_cpus, max_restarts=0, scheduling_strategy="SPREAD")(
+            RolloutWorker
+        )
         self._node_refs: dict[int, object] = {}
         self.workers = [self._start(i) for i in range(self.num_workers)]
         self.report_placement("started")

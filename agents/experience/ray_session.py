@@ -86,17 +86,37 @@ def init_ray(address: str | None = None, num_cpus: int | None = None):
 
 
 @contextlib.contextmanager
-def ray_connection(address: str | None = None, enabled: bool = True) -> Iterator[None]:
+def ray_connection(
+    address: str | None = None, enabled: bool = True, cpus_needed: float = 0
+) -> Iterator[None]:
     """Within the block Ray is up (``init_ray(address)``); if this call started or joined it, it shuts it down
-    on the way out, whatever happens. ``enabled=False`` does nothing (and needs no Ray installed)."""
+    on the way out, whatever happens. ``enabled=False`` does nothing (and needs no Ray installed).
+
+    Raises:
+        RayAddressError: see ``init_ray``; or the cluster has fewer than ``cpus_needed`` CPUs in all, so
+            actors that each reserve some would wait for CPUs that never come.
+    """
     if not enabled or ("ray" in sys.modules and sys.modules["ray"].is_initialized()):
         yield
         return
     ray = init_ray(address)
     try:
+        check_cpus(ray, cpus_needed)
         yield
     finally:
         ray.shutdown()
+
+
+def check_cpus(ray, cpus_needed: float) -> None:
+    """``RayAddressError`` when the cluster offers fewer than ``cpus_needed`` CPUs (nodes now connected)."""
+    total = ray.cluster_resources().get("CPU", 0.0)
+    if cpus_needed > total + 1e-9:
+        raise RayAddressError(
+            f"The Ray cluster has {total:g} CPU(s) but the rollout workers reserve {cpus_needed:g} "
+            f"(num_workers x worker_cpus), so some would never start. Use fewer --num-workers, add nodes, or, for "
+            f"envs that mostly wait rather than compute, a smaller --set worker_cpus=... (num_workers x worker_cpus "
+            f"<= {total:g})."
+        )
 
 
 def is_loopback_address(address: str) -> bool:

@@ -184,7 +184,8 @@ def train(
         check_run_dir(str(run_dir.parent), run_dir.name)
     # With backend=ray, Ray is joined (or started) first: a missing extra or a wrong address fails before
     # anything is built or written; what this call started it also stops.
-    with ray_connection(config.run.ray_address, enabled=config.run.backend == "ray"):
+    rc = config.run
+    with ray_connection(rc.ray_address, rc.backend == "ray", cpus_needed=rc.num_workers * rc.worker_cpus):
         run = build_run(config)
         try:
             start_steps = 0

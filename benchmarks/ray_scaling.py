@@ -194,7 +194,8 @@ def multinode(args, env: dict[str, str]) -> dict:
     from agents.experience.ray_cluster import LocalRayCluster
 
     fast = {"RAY_health_check_period_ms": "500", "RAY_health_check_failure_threshold": "3"}
-    cluster = LocalRayCluster(Path(args.out_dir) / "cluster", head_cpus=2, node_cpus=(1,), extra_env=fast)
+    extra = fast if args.fast_health_check else {}
+    cluster = LocalRayCluster(Path(args.out_dir) / "cluster", head_cpus=2, node_cpus=(1,), extra_env=extra)
     t0 = time.monotonic()
     cluster.start()
     started_s = time.monotonic() - t0

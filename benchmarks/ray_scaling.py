@@ -298,6 +298,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--kill-after", type=float, default=5.0, help="--multinode: seconds after workers start"
     )
+    parser.add_argument(
+        "--fast-health-check", action="store_true", help="--multinode: a lost node is declared dead in ~2 s"
+    )
+    parser.add_argument(
+        "--update-cost", action="store_true", help="time the learner's update for 3 model sizes"
+    )
+    parser.add_argument("--epochs", type=int, default=10, help="--update-cost: PPO epochs per update")
     args = parser.parse_args(argv)
     if args.warmup < 1 or args.iterations < 1:
         parser.error("--warmup and --iterations must be at least 1")

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from envs import make_vector_env
+from envs.make import make_vector_env
 from envs.testing import LATENCY_ID, LATENCY_MAX_EPISODE_STEPS, LatencyEnv
 
 

@@ -66,5 +66,7 @@ def test_a_port_that_is_not_ray_fails_within_bounded_time(tmp_path):
     server.close()
     assert "REFUSED Could not join the Ray cluster at 127.0.0.1" in result.stdout, result.stderr[-2000:]
     assert "did not answer as a Ray head node" in result.stdout
-    assert elapsed < 35, elapsed  # ~15 s of timeouts + imports on a busy machine (Ray alone: ~41 s per attempt)
+    assert elapsed < 35, (
+        elapsed
+    )  # ~15 s of timeouts + imports on a busy machine (Ray alone: ~41 s per attempt)
     assert not (tmp_path / ".ray").exists()

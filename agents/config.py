@@ -80,6 +80,9 @@ class RunConfig:
     """Ray cluster to join (else RAY_ADDRESS, else a local Ray started with this machine's CPUs)."""
     worker_timeout_s: float = 300.0
     """Longest wait for one worker's rollout before it is replaced and its share collected again."""
+    worker_cpus: float = 1.0
+    """CPUs Ray reserves per rollout worker (backend=ray). Below 1 packs more workers than cores: for envs that
+    mostly wait (a remote simulator, a game server), not for envs that compute."""
 
 
 @dataclass
@@ -199,6 +202,10 @@ def _check_backend(run: RunConfig) -> None:
         return
     if run.num_workers < 1:
         raise ConfigError(f"num_workers must be at least 1 with backend=ray, got {run.num_workers}.")
+    if not run.worker_cpus > 0:
+        raise ConfigError(
+            f"worker_cpus must be above 0 (e.g. 0.25 for envs that mostly wait), got {run.worker_cpus}."
+        )
     if run.envs_per_worker > 0:
         run.num_envs = run.num_workers * run.envs_per_worker
     elif run.num_envs % run.num_workers:

@@ -28,7 +28,7 @@ from agents.config import ResolvedConfig
 from agents.experience.collection import make_collection
 from agents.experience.collector import EpisodeStats
 from agents.experience.evaluation import evaluate
-from agents.experience.ray_backend import import_ray
+from agents.experience.ray_session import ray_connection
 from agents.run import checkpoint as ckpt
 from agents.run.building import (
     EVAL_SEED_OFFSET,
@@ -92,9 +92,11 @@ def train(
     run_dir = Path(run_dir)
     if not resume:
         check_run_dir(str(run_dir.parent), run_dir.name)
-    if config.run.backend == "ray":
-        import_ray()  # before anything is built or written: says how to install it when it is missing
-    with GracefulStop() as stop:
+    # With backend=ray, Ray is joined (or started) first: a missing extra, a wrong address or too few CPUs fail
+    # before anything is built or written; what this call started it also stops.
+    rc = config.run
+    cpus = rc.num_workers * rc.worker_cpus
+    with ray_connection(rc.ray_address, rc.backend == "ray", cpus_needed=cpus), GracefulStop() as stop:
         run = build_run(config)
         try:
             restart = resume and never_saved(run_dir)

@@ -1,8 +1,9 @@
-"""Evaluate a trained run: ``python scripts/evaluate.py runs/RUN [--checkpoint best] [--episodes 20] [--json]``.
+"""``tfpg-evaluate`` (= ``python scripts/evaluate.py``): ``tfpg-evaluate runs/RUN [--checkpoint best] [--json]``.
 
 Rebuilds the run from its config.json (any algorithm), restores a checkpoint with its normalization statistics
 and plays whole episodes. The defaults (episodes, envs, seed) reproduce the evaluation logged during training.
-Exit codes: 0 done, 2 bad input (missing run dir, unreadable config.json, missing/corrupt/foreign checkpoint).
+Exit codes: 0 done, 2 bad input (missing run dir, unreadable config.json, missing/corrupt/foreign checkpoint,
+an env that cannot be made in this process).
 """
 
 from __future__ import annotations
@@ -10,9 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""Export a run's policy as a SavedModel: ``python scripts/export_policy.py runs/RUN --out policy/``.
+"""``tfpg-export`` (= ``python scripts/export_policy.py``): ``tfpg-export runs/RUN --out policy/``, a SavedModel.
 
 The SavedModel takes raw observations (normalization baked in) and needs only TensorFlow:
 ``tf.saved_model.load("policy").signatures["serving_default"](observations=obs)["actions"]``; ``sample`` is the
@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""Plot learning curves from tfpg run directories: ``python scripts/plot_runs.py runs --out curves.png``.
+"""``tfpg-plot`` (= ``python scripts/plot_runs.py``): learning curves of run directories, ``tfpg-plot runs``.
 
 Runs are found under each LOGDIR (any directory holding TensorBoard event files), grouped by (env, algo) from
 their config.json, and drawn as the mean over seeds with a ±1 std band; one panel per env.
@@ -12,8 +12,6 @@ import json
 import sys
 from collections import defaultdict
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 

@@ -1,8 +1,9 @@
-"""Train an agent: ``python scripts/train_agent.py --env CartPole-v1``; continue one: ``--resume RUN_DIR``.
+"""``tfpg-train`` (= ``python scripts/train_agent.py``): train an agent, or continue one with ``--resume RUN_DIR``.
 
 Hyperparameters come from ``agents/presets/<algo>.yaml`` (the env's entry, else ``default``); flags and
 ``--set field=value`` override them. The run goes to ``LOGDIR/RUN_NAME/`` (TensorBoard events, config.json,
-checkpoint/, best/, summary.json). Exit codes: 0 done, 2 bad input, 130 stopped by SIGINT, 143 by SIGTERM.
+checkpoint/, best/, summary.json). Exit codes: 0 done (also when a callback such as ``--stop-at-return``
+stopped it), 2 bad input, 130 stopped by SIGINT, 143 by SIGTERM.
 """
 
 from __future__ import annotations
@@ -14,9 +15,7 @@ import signal
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
-
-from agents.config import ALGO_CONFIGS, ConfigError, parse_override, resolve_config
+from agents.config import ALGO_CONFIGS, ConfigError, parse_override, parse_wrapper, resolve_config
 from envs.modes import VECTORIZATION_MODES
 
 # flag attribute -> config field
@@ -33,15 +32,39 @@ FLAG_FIELDS = {
     "num_workers": "num_workers",
     "envs_per_worker": "envs_per_worker",
     "ray_address": "ray_address",
+    "stop_at_return": "stop_at_return",
+    "stop_patience": "stop_patience",
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Train a tfpg agent on a Gymnasium environment, or resume a stopped run.",
-        epilog="Example: python scripts/train_agent.py --env CartPole-v1 --seed 1 --set learning_rate=3e-4",
+        epilog="Example: tfpg-train --env CartPole-v1 --seed 1 --set learning_rate=3e-4",
     )
-    parser.add_argument("--env", help="Gymnasium env id (default: CartPole-v1)")
+    parser.add_argument(
+        "--env",
+        help="Gymnasium env id (default: CartPole-v1); your own: your_module:YourEnv-v0 (imports your_module, "
+        "which registers it; on PYTHONPATH or installed)",
+    )
+    parser.add_argument(
+        "--env-kwargs",
+        dest="env_kwargs",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="keyword argument for the env's constructor, repeatable (values parsed as YAML)",
+    )
+    parser.add_argument(
+        "--wrapper",
+        dest="wrappers",
+        action="append",
+        nargs="+",
+        default=[],
+        metavar="ARG",
+        help="apply a Gymnasium wrapper to every sub-env: --wrapper your_module:YourWrapper [KEY=VALUE ...]; "
+        "repeatable, innermost first; recorded in config.json",
+    )
     parser.add_argument("--algo", choices=sorted(ALGO_CONFIGS), help="algorithm (default: ppo)")
     parser.add_argument("--seed", type=int, help="random seed (default: 0)")
     parser.add_argument("--total-steps", type=int, help="environment steps to train (default: from preset)")
@@ -56,7 +79,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--eval-every",
         type=int,
-        help="evaluate every N env steps; the best model goes to best/ (default: 0, end only)",
+        help="evaluate every N env steps; the best model goes to best/ (default: about 10 evaluations per run, "
+        "the ones before the last with one episode per eval env; 0: at the end only)",
+    )
+    parser.add_argument(
+        "--stop-at-return",
+        type=float,
+        metavar="R",
+        help="stop training once an evaluation's mean return reaches R (a normal finished run)",
+    )
+    parser.add_argument(
+        "--stop-patience",
+        type=int,
+        metavar="K",
+        help="stop training once K evaluations in a row have not improved on the best one",
     )
     parser.add_argument(
         "--checkpoint-every", type=int, help="save a checkpoint every N env steps (default: 0 = every 10%%)"
@@ -120,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.log_graph:
         values["log_graph"] = True
     try:
+        if args.env_kwargs:
+            values["env_kwargs"] = dict(parse_override(text) for text in args.env_kwargs)
+        if args.wrappers:
+            values["wrappers"] = [parse_wrapper(tokens) for tokens in args.wrappers]
         values.update(parse_override(text) for text in args.overrides)
         if args.resume is None:
             config = resolve_config(args.algo or "ppo", args.env or "CartPole-v1", values)
@@ -132,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     import_tensorflow(verbose=args.verbose)
     import gymnasium
 
+    from agents.run.building import check_user_code
     from agents.run.rundir import (
         RunInputError,
         apply_resume_overrides,
@@ -140,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         load_run_config,
     )
     from agents.run.trainer import train
+    from envs.user import UserCodeError
 
     try:
         if args.resume is not None:
@@ -153,13 +195,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"tfpg: resuming {config.run.algo} on {config.run.env_id} in {run_dir}")
         else:
             run_dir = check_run_dir(args.logdir, args.run_name or default_run_name(config))
+            check_user_code(config)
             print(
                 f"tfpg: training {config.run.algo} on {config.run.env_id} (preset: {config.preset}) → {run_dir}"
             )
         summary = train(
             config, run_dir, progress=not args.no_progress, command=sys.argv, resume=args.resume is not None
         )
-    except (RunInputError, ImportError) as err:  # ImportError: an optional extra (e.g. ray) is missing
+    except (RunInputError, UserCodeError, ImportError) as err:  # ImportError: e.g. the ray extra is missing
         return _error(str(err))
     except KeyboardInterrupt:
         print(f"\naborted; the last saved checkpoint is in {run_dir}/checkpoint", file=sys.stderr)
@@ -168,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     except (gymnasium.error.Error, ValueError) as err:  # raised before anything is written
         return _error(str(err))
     print(json.dumps(summary, indent=2))
+    if summary.get("stop_reason"):
+        print(f"stopped early: {summary['stop_reason']}")
     if summary["interrupted"]:
         print(f"stopped at step {summary['total_steps']}; checkpoint saved in {run_dir}", file=sys.stderr)
         print(_resume_hint(run_dir), file=sys.stderr)
@@ -178,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _resume_hint(run_dir: Path) -> str:
-    return f"resume with: python scripts/train_agent.py --resume {shlex.quote(str(run_dir))}"
+    program = "tfpg-train" if Path(sys.argv[0]).name == "tfpg-train" else "python scripts/train_agent.py"
+    return f"resume with: {program} --resume {shlex.quote(str(run_dir))}"
 
 
 if __name__ == "__main__":

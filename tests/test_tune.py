@@ -12,6 +12,7 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from agents.config import ConfigError, resolve_config
 from agents.run.search_space import SEARCH_DIR, decode_params, load_search_space, suggest
@@ -67,6 +68,13 @@ def test_run_trial_reports_evaluations_and_a_prune_stops_a_complete_run(tmp_path
     assert reports == [32, 64] and summary["total_steps"] == 64
     assert summary["stop_reason"].startswith("pruned") and not summary["interrupted"]
     assert (tmp_path / "t" / "best" / "best.json").exists() and summary["checkpoint"] == "checkpoint/ckpt-64"
+    # Another trial in the same process names its variables as a run of its own would: histogram tags match.
+    run_trial(
+        resolve_config("ppo", COIN_ID, {**values, "histogram_every": 1, "total_steps": 32}), tmp_path / "u"
+    )
+    acc = EventAccumulator(str(tmp_path / "u"), size_guidance={"tensors": 0})
+    acc.Reload()
+    assert "weights/actor_critic/policy_mlp/linear_0/kernel" in acc.Tags()["tensors"]
 
 
 def tune(*args, logdir: Path) -> subprocess.Popen:

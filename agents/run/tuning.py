@@ -119,8 +119,13 @@ def run_trial(config, run_dir: Path, report: Callable[[int, float], bool] | None
         resume: continue ``run_dir`` from its latest checkpoint.
         command: recorded in config.json.
     """
+    import keras
+
     from agents.run.trainer import train
 
+    # A process may run many trials: Keras' name counters restart, so every trial's variables (and their
+    # TensorBoard histogram tags) are named as in a run of its own (actor_critic/..., not actor_critic_3/...).
+    keras.backend.clear_session()
     callbacks = [_Report(report)] if report else []
     return train(config, Path(run_dir), progress=False, command=command, resume=resume, callbacks=callbacks)
 
@@ -232,6 +237,7 @@ def optimize(spec: TuneSpec) -> None:
 
     study = open_study(spec)
     space, _ = load_search_space(spec.algo, spec.env_id, spec.space_file)
+    _quiet_retracing_warnings()
 
     def enough(study, _trial=None) -> bool:
         running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
@@ -245,6 +251,18 @@ def optimize(spec: TuneSpec) -> None:
         return
     study.optimize(lambda trial: objective(spec, space, trial), callbacks=[stop_when_enough],
                    catch=(ConfigError,), gc_after_trial=True)  # fmt: skip
+
+
+def _quiet_retracing_warnings() -> None:
+    """Each trial builds a new policy, whose compiled functions trace once each; TensorFlow counts those traces
+    across instances and warns of "excessive retracing" from the fifth trial of a process on. Not a problem here."""
+    import logging
+
+    class DropRetracing(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return "triggered tf.function retracing" not in record.getMessage()
+
+    logging.getLogger("tensorflow").addFilter(DropRetracing())
 
 
 def best_preset(spec: TuneSpec, study) -> tuple[str, dict[str, Any]]:

@@ -55,17 +55,30 @@ def test_space_entries_merge_decode_and_refuse_bad_specs(tmp_path):
     assert (SEARCH_DIR / "ppo.yaml").exists()
 
 
+def test_trials_with_other_rollouts_report_at_the_same_tenths_of_the_budget():
+    from agents.run.tuning import _Report
+
+    seen = []
+    for rollout in (96, 128, 4096):  # 40,960-step budget: ~10 evaluations each, at other env steps
+        report = _Report(lambda tenth, value: seen.append(tenth) or False, total_steps=40_960)
+        every = -(-40_960 // rollout // 10) * rollout  # the default schedule
+        for step in range(every, 40_960, every):
+            report.on_evaluation(step, {"mean_return": 0.0}, final=False)
+        assert seen == list(range(1, 10)), (rollout, seen)
+        seen.clear()
+
+
 def test_run_trial_reports_evaluations_and_a_prune_stops_a_complete_run(tmp_path):
     reports = []
 
-    def report(step, value):
-        reports.append(step)
-        return step >= 64  # prune at the second intermediate evaluation
+    def report(tenth, value):
+        reports.append(tenth)
+        return tenth >= 2  # prune at the second intermediate evaluation
 
     values = {"num_envs": 2, "num_steps": 16, "minibatch_size": 32, "update_epochs": 1, "video": False,
               "eval_envs": 2, "eval_episodes": 2, "total_steps": 320, "eval_every": 32}  # fmt: skip
     summary = run_trial(resolve_config("ppo", COIN_ID, values), tmp_path / "t", report)
-    assert reports == [32, 64] and summary["total_steps"] == 64
+    assert reports == [1, 2] and summary["total_steps"] == 64  # tenths of the 320-step budget
     assert summary["stop_reason"].startswith("pruned") and not summary["interrupted"]
     assert (tmp_path / "t" / "best" / "best.json").exists() and summary["checkpoint"] == "checkpoint/ckpt-64"
     # Another trial in the same process names its variables as a run of its own would: histogram tags match.

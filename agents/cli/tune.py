@@ -186,11 +186,16 @@ def _worker(spec_file: str) -> int:
 
 
 def _print_trials(study) -> None:
-    """One line per trial, best first."""
-    trials = sorted(study.trials, key=lambda t: (t.value is None, -(t.value or 0.0)))
-    print(f"\n{'trial':>5}  {'state':<8}  {'value':>10}  run")
+    """One line per trial, best final evaluation first (a pruned trial's final evaluation too: its run ends
+    with one; Optuna's own value of a pruned trial is its last intermediate evaluation)."""
+
+    def final(trial) -> float | None:
+        return trial.user_attrs.get("eval_mean_return")
+
+    trials = sorted(study.trials, key=lambda t: (final(t) is None, -(final(t) or 0.0)))
+    print(f"\n{'trial':>5}  {'state':<8}  {'final eval':>10}  run")
     for t in trials:
-        value = f"{t.value:10.2f}" if t.value is not None else f"{'-':>10}"
+        value = f"{final(t):10.2f}" if final(t) is not None else f"{'-':>10}"
         print(f"{t.number:5d}  {t.state.name:<8}  {value}  {t.user_attrs.get('run_dir', '')}")
 
 

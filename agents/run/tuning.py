@@ -95,13 +95,20 @@ class TrialInterrupted(Exception):
 
 
 class _Report(Callback):
-    """Reports intermediate evaluations; stops the run when ``report`` says the trial should be pruned."""
+    """Reports intermediate evaluations; stops the run when ``report`` says the trial should be pruned.
 
-    def __init__(self, report: Callable[[int, float], bool]) -> None:
-        self.report = report
+    The step reported is the nearest tenth of the budget (1..9), not the env step: trials with different
+    rollout sizes evaluate at different env steps, and the pruner compares trials only at equal steps.
+    """
+
+    def __init__(self, report: Callable[[int, float], bool], total_steps: int) -> None:
+        self.report, self.total_steps = report, total_steps
 
     def on_evaluation(self, env_steps: int, result: dict, final: bool) -> str | None:
-        if not final and self.report(env_steps, result["mean_return"]):
+        if final:
+            return None
+        tenth = min(max(round(10 * env_steps / self.total_steps), 1), 9)
+        if self.report(tenth, result["mean_return"]):
             self.stop_reason = f"pruned: the tuner's pruner stopped this trial at step {env_steps}"
             return STOP
         return None
@@ -114,8 +121,9 @@ def run_trial(config, run_dir: Path, report: Callable[[int, float], bool] | None
     Args:
         config: the trial's ``ResolvedConfig``.
         run_dir: its run directory (new, or to resume).
-        report: ``report(env_steps, mean_return) -> prune?`` after each intermediate evaluation; True stops the
-            run (summary ``stop_reason`` starts with ``"pruned"``).
+        report: ``report(tenth, mean_return) -> prune?`` after each intermediate evaluation, ``tenth`` the
+            nearest tenth of the budget it was made at (1..9); True stops the run (summary ``stop_reason``
+            starts with ``"pruned"``).
         resume: continue ``run_dir`` from its latest checkpoint.
         command: recorded in config.json.
     """
@@ -126,7 +134,7 @@ def run_trial(config, run_dir: Path, report: Callable[[int, float], bool] | None
     # A process may run many trials: Keras' name counters restart, so every trial's variables (and their
     # TensorBoard histogram tags) are named as in a run of its own (actor_critic/..., not actor_critic_3/...).
     keras.backend.clear_session()
-    callbacks = [_Report(report)] if report else []
+    callbacks = [_Report(report, config.run.total_steps)] if report else []
     return train(config, Path(run_dir), progress=False, command=command, resume=resume, callbacks=callbacks)
 
 
@@ -150,8 +158,8 @@ def objective(spec: TuneSpec, space: dict[str, Any], trial) -> float:
         config = load_run_config(run_dir)
     trial.set_user_attr("run_dir", str(run_dir))
 
-    def report(step: int, value: float) -> bool:
-        trial.report(value, step)
+    def report(tenth: int, value: float) -> bool:
+        trial.report(value, tenth)
         return trial.should_prune()
 
     command = ["tfpg-tune", "--study-dir", spec.study_dir, "--trial", str(trial.number)]

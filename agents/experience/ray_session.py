@@ -96,7 +96,8 @@ def ray_connection(
         RayAddressError: see ``init_ray``; or the cluster has fewer than ``cpus_needed`` CPUs in all, so
             actors that each reserve some would wait for CPUs that never come.
     """
-    if not enabled or ("ray" in sys.modules and sys.modules["ray"].is_initialized()):
+    loaded = sys.modules.get("ray")  # None when Ray's import failed (or a test hides it): init_ray says why
+    if not enabled or (loaded is not None and loaded.is_initialized()):
         yield
         return
     ray = init_ray(address)

@@ -35,12 +35,13 @@ def test_readme_snippets_run_as_written(tmp_path):
     assert len(blocks) >= 3 and any("agents.load(" in b for b in blocks)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     for block in blocks:
-        if "exported/cp" in block and not (tmp_path / "exported" / "cp").exists():
-            # README's shell step before its export snippets, on the run the API snippets trained
-            export = [sys.executable, str(ROOT / "scripts" / "export_policy.py"), "runs/api-cartpole", "--out",
+        if "exported/cp/" in block and not (tmp_path / "exported" / "cp").exists():
+            # The export section's snippets read README's `export_policy.py runs/cp --out exported/cp --format
+            # all`; the run exported here is the one the first snippet trained.
+            export = [str(Path(sys.executable).parent / "tfpg-export"), "runs/api-cartpole", "--out",
                       "exported/cp", "--format", "all"]  # fmt: skip
-            done = subprocess.run(export, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1200)
-            assert done.returncode == 0, done.stderr[-3000:]
+            proc = subprocess.run(export, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1200)
+            assert proc.returncode == 0, proc.stderr[-3000:]
         proc = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, env=env, capture_output=True,
                               text=True, timeout=1200)  # fmt: skip
         assert proc.returncode == 0, f"README block failed:\n{block}\n--- stderr:\n{proc.stderr[-3000:]}"

@@ -28,7 +28,8 @@ def test_help(name, tmp_path):
     assert "usage:" in proc.stdout
 
 
-def test_train_evaluate_export_and_plot_outside_the_repo(tmp_path):
+def test_train_and_evaluate_outside_the_repo(tmp_path):
+    # tfpg-export and tfpg-plot run the code of scripts/export_policy.py and plot_runs.py, tested there.
     proc = run("tfpg-train", "--total-steps", "1024", "--eval-episodes", "2", "--run-name", "outside",
                "--set", "video=false", "--no-progress", cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -38,9 +39,5 @@ def test_train_evaluate_export_and_plot_outside_the_repo(tmp_path):
     proc = run("tfpg-evaluate", "runs/outside", "--json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["mean_return"] == summary["eval_mean_return"]
-    proc = run("tfpg-export", "runs/outside", "--out", "exported", cwd=tmp_path)
-    assert proc.returncode == 0 and (tmp_path / "exported" / "saved_model.pb").exists(), proc.stderr
-    proc = run("tfpg-plot", "runs", "--tag", "eval/mean_return", "--out", "curves.png", cwd=tmp_path)
-    assert proc.returncode == 0 and (tmp_path / "curves.png").stat().st_size > 1000, proc.stderr
     proc = run("tfpg-train", "--env", "no_such_module:Env-v0", cwd=tmp_path)
     assert proc.returncode == 2 and "no_such_module" in proc.stderr

@@ -66,6 +66,25 @@ def test_trials_with_other_rollouts_report_at_the_same_tenths_of_the_budget():
             report.on_evaluation(step, {"mean_return": 0.0}, final=False)
         assert seen == list(range(1, 10)), (rollout, seen)
         seen.clear()
+    report = _Report(lambda tenth, value: seen.append(tenth) or False, total_steps=1000)
+    for step in (100, 104, 149, 151):  # 100 and 104 are both nearest the first tenth: reported once
+        report.on_evaluation(step, {"mean_return": 0.0}, final=False)
+    assert seen == [1, 2]
+
+
+def test_trials_pruned_before_training_do_not_count_and_cannot_loop_forever(tmp_path):
+    from agents.run.tuning import MAX_UNTRAINED, TuneSpec, finished, open_study, optimize, save_spec
+
+    (tmp_path / "space.yaml").write_text(
+        "default: {learning_rate: {float: [1.0e-4, 1.0e-2], log: true}, num_envs: 2, num_steps: 16}\n"
+    )  # a 32-step rollout: 4 updates need 128 steps, more than the budget of 100
+    spec = TuneSpec(env_id=COIN_ID, algo="ppo", study_dir=str(tmp_path / "s"), trials=1, total_steps=100,
+                    space_file=str(tmp_path / "space.yaml"))  # fmt: skip
+    save_spec(spec)
+    optimize(spec)
+    study = open_study(spec)
+    assert len(study.trials) == MAX_UNTRAINED and finished(study) == 0
+    assert all(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)
 
 
 def test_run_trial_reports_evaluations_and_a_prune_stops_a_complete_run(tmp_path):
@@ -98,13 +117,16 @@ def tune(*args, logdir: Path) -> subprocess.Popen:
                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})  # fmt: skip
 
 
+SPACE = (
+    "default: {learning_rate: {float: [1.0e-4, 1.0e-2], log: true}, update_epochs: {int: [1, 2]},"
+    " num_envs: 2, num_steps: 16, minibatch_size: 32, video: false, eval_episodes: 2, eval_envs: 2,"
+    " histogram_every: 0}\n"
+)
+
+
 def test_study_in_worker_processes_is_interrupted_and_resumes(tmp_path):
     # 200 rollouts of 32 steps per trial: long enough to interrupt mid-trial, checkpoints every 20 rollouts.
-    (tmp_path / "space.yaml").write_text(
-        "default: {learning_rate: {float: [1.0e-4, 1.0e-2], log: true}, update_epochs: {int: [1, 2]},"
-        " num_envs: 2, num_steps: 16, minibatch_size: 32, video: false, eval_episodes: 2, eval_envs: 2,"
-        " histogram_every: 0}\n"
-    )
+    (tmp_path / "space.yaml").write_text(SPACE)
     study_dir = tmp_path / "coin"
     first = tune(logdir=tmp_path)
     deadline = time.time() + 600
@@ -145,3 +167,19 @@ def test_study_in_worker_processes_is_interrupted_and_resumes(tmp_path):
     assert best[COIN_ID]["total_steps"] == 6400 and best[COIN_ID]["num_steps"] == 16
     spec = json.loads((study_dir / "tune.json").read_text())
     assert spec["env_id"] == COIN_ID and spec["trials"] == 3
+
+
+def test_trials_as_ray_tasks(tmp_path):
+    """--backend ray: the two trial loops run as tasks on a local Ray; every trial is a normal run directory.
+    (Ctrl-C cancels the tasks and their trials save a checkpoint; checked by hand, too slow for the suite.)"""
+    pytest.importorskip("ray")
+    (tmp_path / "space.yaml").write_text(SPACE)
+    proc = tune("--backend", "ray", "--trials", "2", "--total-steps", "320", logdir=tmp_path)
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    assert "2 job(s) as Ray tasks" in out
+    study = optuna.load_study(study_name="coin", storage=f"sqlite:///{tmp_path / 'coin' / 'study.db'}")
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2
+    for trial in study.trials:
+        summary = json.loads((Path(trial.user_attrs["run_dir"]) / "summary.json").read_text())
+        assert summary["total_steps"] == 320 and summary["eval_mean_return"] == trial.value

@@ -33,11 +33,9 @@ def files(path: Path) -> dict:
     return {p: p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
 
 
-def fresh_process(*args, cwd, pythonpath=None):
-    """A command in a new Python process (nothing imported or registered), from ``cwd``."""
+def fresh_process(*args, cwd):
+    """A command in a new Python process (nothing imported or registered, no PYTHONPATH), from ``cwd``."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    if pythonpath:
-        env["PYTHONPATH"] = str(pythonpath)
     return subprocess.run(
         [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
     )
@@ -111,10 +109,7 @@ def test_evaluate_without_the_env_module_is_exit_2_saying_what_to_set(go_right, 
     proc = fresh_process(str(ROOT / "scripts" / "evaluate.py"), str(go_right), cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert "Cannot import module 'my_envs'" in proc.stderr and "PYTHONPATH" in proc.stderr
-    assert "Traceback" not in proc.stderr
-    proc = fresh_process(str(ROOT / "scripts" / "evaluate.py"), str(go_right), "--json", cwd=tmp_path,
-                         pythonpath=EXAMPLES)  # fmt: skip
-    assert proc.returncode == 0 and json.loads(proc.stdout)["mean_return"] == 0.5, proc.stderr
+    assert "Traceback" not in proc.stderr  # with the module importable it evaluates: the test above
 
 
 @pytest.fixture(scope="module")

@@ -36,6 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--total-steps", type=int, default=50_000, help="env steps per trial (default: 50000)"
     )
+    parser.add_argument(
+        "--backend",
+        choices=["processes", "ray"],
+        default="processes",
+        help="where the --jobs trial loops run: local processes (default) or Ray tasks (needs the ray extra)",
+    )
+    parser.add_argument(
+        "--ray-address", help="Ray cluster to join with --backend ray (default: RAY_ADDRESS or a local Ray)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of every trial (default: 0)")
     parser.add_argument(
         "--set",
@@ -97,13 +106,29 @@ def main(argv: list[str] | None = None) -> int:
             space_file=str(Path(args.space).resolve()) if args.space else None, pruner=args.pruner,
             startup_trials=args.startup_trials,
         )  # fmt: skip
+        if args.backend == "ray":
+            _check_ray(args.ray_address)
         save_spec(spec)
-    except (ConfigError, UserCodeError) as err:
+    except (ConfigError, UserCodeError, ImportError) as err:
         return _error(str(err))
-    return _run(spec)
+    return _run(spec, args.backend, args.ray_address)
 
 
-def _run(spec) -> int:
+def _check_ray(address: str | None) -> None:
+    """Before anything is written: Ray importable (ImportError says how to install it) and, for a cluster,
+    something listening at its address (ConfigError)."""
+    from agents.experience import ray_backend
+
+    ray_backend.import_ray()
+    check = getattr(ray_backend, "check_ray_address", None)  # the scale branch's fast address check
+    if check is not None:
+        try:
+            check(address)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+
+
+def _run(spec, backend: str = "processes", ray_address: str | None = None) -> int:
     from agents.run.tuning import BEST_FILE, best_preset, finished, open_study, requeue_interrupted
 
     study = open_study(spec)
@@ -113,8 +138,12 @@ def _run(spec) -> int:
         f"({finished(study)}/{spec.trials} trials finished"
         + (f"; resuming interrupted trials {retried}" if retried else "")
         + f"), {spec.jobs} job(s)"
+        + (" as Ray tasks" if backend == "ray" else "")
     )
-    interrupted = _in_process(spec) if spec.jobs == 1 else _in_workers(spec)
+    if backend == "ray":
+        interrupted = _in_ray(spec, ray_address)
+    else:
+        interrupted = _in_process(spec) if spec.jobs == 1 else _in_workers(spec)
     study = open_study(spec)
     _print_trials(study)
     if any(t.value is not None for t in study.trials):
@@ -172,14 +201,84 @@ def _in_workers(spec) -> bool:
     return bool(signalled) or 130 in codes
 
 
+def _in_ray(spec, address: str | None) -> bool:
+    """``--backend ray``: J Ray tasks, each the trial loop of a ``--jobs`` worker (``optimize``) on the shared
+    study. Ctrl-C/SIGTERM cancels them: Ray raises KeyboardInterrupt in each task, whose running trial stops
+    gracefully (checkpoint saved, marked interrupted) as with worker processes.
+
+    The study is the SQLite file in ``study_dir``: every node running a task must see that path (one machine,
+    or a shared filesystem), and the trials' run directories are written there too."""
+    from agents.experience.ray_backend import init_ray
+    from agents.run.tuning import SPEC_FILE
+
+    if not (address or os.environ.get("RAY_ADDRESS")):
+        # A local Ray listens on all interfaces unless this is set before it starts (shared COMPAT notes).
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    spec_file = str((Path(spec.study_dir) / SPEC_FILE).resolve())  # tasks may start in another directory
+    ray = init_ray(address, num_cpus=max(spec.jobs, len(os.sched_getaffinity(0))))
+    interrupted = []
+
+    def on_signal(signum, frame) -> None:
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    refs = []
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        task = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
+        refs = [task.remote(spec_file) for _ in range(spec.jobs)]
+        codes = _ray_results(ray, refs)
+    except KeyboardInterrupt:
+        for ref in refs:
+            ray.cancel(ref)  # KeyboardInterrupt inside each task: its trial saves a checkpoint and stops
+        codes = _ray_results(ray, refs)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        ray.shutdown()
+    failed = [code for code in codes if code not in (0, 130)]
+    if failed and not interrupted:
+        print(f"tfpg-tune: Ray task(s) failed: {failed}; their output is above", file=sys.stderr)
+    return bool(interrupted) or 130 in codes
+
+
+def _ray_results(ray, refs) -> list:
+    """Each task's exit code (0 done, 130 interrupted), or its error's first line when it raised."""
+    codes = []
+    for ref in refs:
+        try:
+            codes.append(ray.get(ref))
+        except ray.exceptions.TaskCancelledError:
+            codes.append(130)
+        except ray.exceptions.RayTaskError as err:
+            codes.append(130 if isinstance(err.cause, KeyboardInterrupt) else str(err).splitlines()[0])
+    return codes
+
+
+def _ray_task(spec_file: str) -> int:
+    """Body of one Ray task: a ``--jobs`` worker's loop, with the study directory as an absolute path (the
+    task's working directory need not be the driver's)."""
+    from agents.run.tuning import load_spec
+
+    spec = load_spec(spec_file)
+    spec.study_dir = str(Path(spec_file).parent)
+    return _worker_loop(spec)
+
+
 def _worker(spec_file: str) -> int:
+    from agents.run.tuning import load_spec
+
+    return _worker_loop(load_spec(spec_file))
+
+
+def _worker_loop(spec) -> int:
     from agents.run.console import import_tensorflow
 
     import_tensorflow()
-    from agents.run.tuning import TrialInterrupted, load_spec, optimize
+    from agents.run.tuning import TrialInterrupted, optimize
 
     try:
-        optimize(load_spec(spec_file))
+        optimize(spec)
     except (TrialInterrupted, KeyboardInterrupt):
         return 130
     return 0

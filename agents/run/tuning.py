@@ -40,7 +40,9 @@ from agents.run.search_space import decode_params, load_search_space, suggest
 STUDY_FILE, SPEC_FILE, BEST_FILE = "study.db", "tune.json", "best_preset.yaml"
 MIN_UPDATES = 4
 """Sampled configs whose rollout (num_envs x num_steps) leaves fewer updates than this in the budget are pruned
-before they train: they would not learn, and their intermediate evaluations would be too few to prune on."""
+before they train: they would not learn, and their intermediate evaluations would be too few to prune on.
+They do not count towards ``trials``; after ``MAX_UNTRAINED * trials`` of them the study stops."""
+MAX_UNTRAINED = 5
 
 
 @dataclass
@@ -103,11 +105,13 @@ class _Report(Callback):
 
     def __init__(self, report: Callable[[int, float], bool], total_steps: int) -> None:
         self.report, self.total_steps = report, total_steps
+        self.reported: set[int] = set()
 
     def on_evaluation(self, env_steps: int, result: dict, final: bool) -> str | None:
-        if final:
-            return None
         tenth = min(max(round(10 * env_steps / self.total_steps), 1), 9)
+        if final or tenth in self.reported:  # two evaluations nearest the same tenth: Optuna keeps the first
+            return None
+        self.reported.add(tenth)
         if self.report(tenth, result["mean_return"]):
             self.stop_reason = f"pruned: the tuner's pruner stopped this trial at step {env_steps}"
             return STOP
@@ -142,8 +146,6 @@ def objective(spec: TuneSpec, space: dict[str, Any], trial) -> float:
     """One Optuna trial: sample, train (or resume an interrupted trial's run), return the final mean return."""
     import optuna
 
-    from agents.run.rundir import load_run_config
-
     values = {**spec.overrides, **suggest(trial, space), "total_steps": spec.total_steps, "seed": spec.seed}
     config = resolve_config(spec.algo, spec.env_id, values)  # ConfigError: the trial fails, the study goes on
     rollout = config.run.num_envs * config.agent.num_steps
@@ -155,6 +157,8 @@ def objective(spec: TuneSpec, space: dict[str, Any], trial) -> float:
     resume_dir = trial.user_attrs.get("resume_dir")
     run_dir = Path(resume_dir) if resume_dir else Path(spec.study_dir) / f"trial-{trial.number:04d}"
     if resume_dir:
+        from agents.run.rundir import load_run_config
+
         config = load_run_config(run_dir)
     trial.set_user_attr("run_dir", str(run_dir))
 
@@ -196,14 +200,19 @@ def open_study(spec: TuneSpec):
 
 
 def finished(study) -> int:
-    """Trials that count towards ``trials``: complete, pruned, or failed for a reason other than a signal."""
+    """Trials that count towards ``trials``: complete, pruned after training started, or failed for a reason
+    other than a signal. A trial pruned before it trained (its rollout too large for the budget) has no run
+    directory and does not count: ``--trials 24`` means 24 trained trials."""
     from optuna.trial import TrialState
 
-    done = (TrialState.COMPLETE, TrialState.PRUNED)
-    return sum(
-        t.state in done or (t.state == TrialState.FAIL and not t.user_attrs.get("interrupted"))
-        for t in study.get_trials(deepcopy=False)
-    )
+    def counts(t) -> bool:
+        if t.state == TrialState.PRUNED:
+            return "run_dir" in t.user_attrs
+        return t.state == TrialState.COMPLETE or (
+            t.state == TrialState.FAIL and not t.user_attrs.get("interrupted")
+        )
+
+    return sum(counts(t) for t in study.get_trials(deepcopy=False))
 
 
 def requeue_interrupted(spec: TuneSpec, study) -> list[int]:
@@ -248,7 +257,14 @@ def optimize(spec: TuneSpec) -> None:
     _quiet_retracing_warnings()
 
     def enough(study, _trial=None) -> bool:
-        running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+        trials = study.get_trials(deepcopy=False)
+        running = sum(t.state == TrialState.RUNNING for t in trials)
+        untrained = sum(t.state == TrialState.PRUNED and "run_dir" not in t.user_attrs for t in trials)
+        # A space that hardly fits the budget must not sample forever.
+        if untrained >= MAX_UNTRAINED * spec.trials:
+            print(f"tfpg-tune: {untrained} sampled rollouts were too large for {spec.total_steps} steps; "
+                  f"stopping. Raise --total-steps or narrow num_envs/num_steps in the space.", flush=True)  # fmt: skip
+            return True
         return finished(study) + running >= spec.trials
 
     def stop_when_enough(study, trial) -> None:

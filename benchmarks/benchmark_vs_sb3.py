@@ -6,14 +6,16 @@ time excluded on both sides), training time to the first deterministic evaluatio
 the case's threshold, the final evaluation return, process start → first rollout, and the tfpg/SB3 ratios.
 ``--case throughput`` trains tfpg alone in its many-env mode and compares it with the raw env's speed.
 
-SB3 and PyTorch come from the optional ``bench`` extra (``pip install -e .[bench]``); SB3 runs with one
-torch thread. tfpg runs through its real trainer (``agents.run.trainer.train``); its evaluation history is
-read back from the run's TensorBoard events. Results are printed and, with ``--out``, saved as JSON.
+SB3, sb3-contrib (MaskablePPO) and PyTorch come from the optional ``bench`` extra (``pip install -e
+.[bench]``); SB3 runs with one torch thread. tfpg runs through its real trainer (``agents.run.trainer.train``);
+its evaluation history is read back from the run's TensorBoard events. Results are printed and, with
+``--out``, saved as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import statistics
@@ -21,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -91,9 +94,20 @@ def run_sb3(case: dict, seed: int, eval_episodes: int, spawned_at: float) -> dic
     from stable_baselines3.common.evaluation import evaluate_policy
 
     kwargs = {k: (lambda f, v=v[1]: v * f) if isinstance(v, tuple) else v for k, v in case["sb3"].items()}
-    env = make_vec_env(case["env"], n_envs=case["num_envs"], seed=seed)
-    eval_env = make_vec_env(case["env"], n_envs=min(eval_episodes, 10), seed=seed + 10_000)
-    algo = {"ppo": PPO, "a2c": A2C}[case["algo"]]
+    env_fn = case["env"]
+    if "sb3_env" in case:  # an env class SB3 trains on instead of the registered id (sb3-contrib's own)
+        module, _, name = case["sb3_env"][0].partition(":")
+        env_fn = partial(getattr(importlib.import_module(module), name), **case["sb3_env"][1])
+    env = make_vec_env(env_fn, n_envs=case["num_envs"], seed=seed)
+    eval_env = make_vec_env(env_fn, n_envs=min(eval_episodes, 10), seed=seed + 10_000)
+    algo_name = case.get("sb3_algo", case["algo"])
+    if algo_name == "maskable_ppo":
+        from sb3_contrib import MaskablePPO
+        from sb3_contrib.common.maskable.evaluation import evaluate_policy  # acts with the eval env's masks
+
+        algo = MaskablePPO
+    else:
+        algo = {"ppo": PPO, "a2c": A2C}[algo_name]
     model = algo("MlpPolicy", env, seed=seed, device="cpu", **kwargs)
 
     class Clock(BaseCallback):
@@ -289,9 +303,12 @@ def main(argv: list[str] | None = None) -> int:
     if "sb3" in frameworks:
         try:
             import stable_baselines3  # noqa: F401
+
+            if CASES.get(args.case, {}).get("sb3_algo") == "maskable_ppo":
+                import sb3_contrib  # noqa: F401
         except ImportError:
             print(
-                "error: SB3 is not installed; pip install -e '.[bench]' (or pass --tfpg-only)",
+                "error: SB3 / sb3-contrib is not installed; pip install -e '.[bench]' (or pass --tfpg-only)",
                 file=sys.stderr,
             )
             return 2

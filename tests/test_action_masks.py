@@ -10,7 +10,9 @@ from agents.experience.masks import (
     ActionMasks,
     MaskSource,
     action_mask_size,
+    invalid_action_flags,
     resolve_mask_source,
+    valid_action_counts,
 )
 from envs import make_vector_env
 from envs import testing as tenvs
@@ -294,3 +296,19 @@ def test_sb3_lookalikes_match_sb3_contribs_envs(env_id, make_sb3):
                 break
         assert length == 100 and not terminated and total >= 50  # every other step right: ≥ 50
         assert valid == {nvec.sum() - env.n_invalid_actions}
+
+
+# --- the rollout metrics ---------------------------------------------------------------------------------
+def test_valid_counts_and_invalid_flags_by_hand():
+    mask = np.array([[[True, False, True], [False, False, True]]])  # [T=1, N=2, 3]
+    np.testing.assert_array_equal(valid_action_counts(mask), [[2, 1]])
+    discrete = gymnasium.spaces.Discrete(3)
+    np.testing.assert_array_equal(invalid_action_flags(mask, np.array([[0, 2]]), discrete), [[False, False]])
+    np.testing.assert_array_equal(invalid_action_flags(mask, np.array([[1, 0]]), discrete), [[True, True]])
+    # MultiDiscrete([2, 3]): flat mask = dim 0's 2 entries, then dim 1's 3.
+    multi = gymnasium.spaces.MultiDiscrete([2, 3])
+    flat = np.array([[True, False, False, True, True], [True, True, True, False, False]])
+    actions = np.array([[0, 1], [1, 0]])
+    np.testing.assert_array_equal(invalid_action_flags(flat, actions, multi), [False, False])
+    np.testing.assert_array_equal(invalid_action_flags(flat, np.array([[1, 1], [0, 1]]), multi), [True, True])
+    np.testing.assert_array_equal(invalid_action_flags(flat, np.array([[0, 0], [0, 2]]), multi), [True, True])

@@ -247,3 +247,24 @@ class ActionMasks:
         if self._starts is None:
             return f"n={self.size} for the Discrete action space"
         return f"sum(nvec)={self.size}, the per-dimension masks concatenated"
+
+
+def valid_action_counts(mask: np.ndarray) -> np.ndarray:
+    """Valid entries per row (summed over dimensions for MultiDiscrete). mask [..., size] bool → [...]."""
+    return np.asarray(mask, bool).sum(axis=-1)
+
+
+def invalid_action_flags(mask: np.ndarray, actions: np.ndarray, action_space: gym.Space) -> np.ndarray:
+    """True where an action is outside the mask (in any dimension), checked against the mask itself.
+
+    Written apart from the sampler on purpose (rollout/invalid_actions: it must count what the env would
+    refuse, whatever the distribution did). mask [..., size] bool; actions [...] (Discrete) or [..., D]
+    (MultiDiscrete), as indices from 0 like tfpg's distributions sample them → bool [...].
+    """
+    mask = np.asarray(mask, bool)
+    if isinstance(action_space, gym.spaces.Discrete):
+        index = np.asarray(actions, np.int64)[..., None]  # [..., 1]
+    else:
+        offsets = np.concatenate([[0], np.cumsum(action_space.nvec)[:-1]])  # flat start of each dimension
+        index = np.asarray(actions, np.int64) + offsets  # [..., D]
+    return ~np.take_along_axis(mask, index, axis=-1).all(axis=-1)

@@ -1,14 +1,14 @@
 """Tiny deterministic Gymnasium envs for tfpg's tests, registered under ``tfpg-test/`` on import.
 
-Two families:
+Families:
 
 * ``SpacesEnv``: one id per observation kind x action kind (see ``test_env_id``). Each step hides a 2-bit
   target ``b`` in the observation; the reward is higher the closer the action is to ``b``, so a policy can
   learn it in a few thousand steps. Episodes terminate by chance (probability ``terminate_prob`` per step)
   and are truncated by Gymnasium's ``TimeLimit`` at ``SPACES_MAX_EPISODE_STEPS``, so both paths occur.
 * ``CounterEnv``: fully predictable transitions for checking termination vs truncation and autoreset.
-* ``InvalidActionEnv``: action masking (see its docstring and ``MASKED_IDS``): some actions are invalid in
-  each state, and the valid set changes every step.
+* ``InvalidActionEnv``: action masking (its docstring and the ``INVALID_ACTION*`` ids): some actions are
+  invalid in each state, and the valid set changes every step.
 
 ``make_vector_env`` imports this module itself for ``tfpg-test/`` ids, so callers need not.
 """

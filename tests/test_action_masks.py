@@ -110,10 +110,10 @@ def test_box_and_multibinary_actions_refuse_masking():
 @pytest.mark.parametrize(
     ("env_id", "nvec", "obs_space"),
     [
-        (tenvs.INVALID_ACTION_ID, (8,), gymnasium.spaces.Discrete(8)),
-        (tenvs.INVALID_ACTION_DICT_ID, (8,), gymnasium.spaces.Discrete(8)),
-        (tenvs.INVALID_ACTION_MULTI_ID, (4, 4), gymnasium.spaces.MultiDiscrete([4, 4])),
-        (tenvs.INVALID_ACTION_MULTI_DICT_ID, (4, 4), gymnasium.spaces.MultiDiscrete([4, 4])),
+        (tenvs.INVALID_ACTION_ID, (16,), gymnasium.spaces.Discrete(16)),
+        (tenvs.INVALID_ACTION_DICT_ID, (16,), gymnasium.spaces.Discrete(16)),
+        (tenvs.INVALID_ACTION_MULTI_ID, (6, 6), gymnasium.spaces.MultiDiscrete([6, 6])),
+        (tenvs.INVALID_ACTION_MULTI_DICT_ID, (6, 6), gymnasium.spaces.MultiDiscrete([6, 6])),
     ],
 )
 def test_extracted_mask_is_each_sub_envs_own_and_obs_key_is_hidden(env_id, nvec, obs_space):
@@ -166,7 +166,7 @@ def test_unmasked_random_play_takes_many_invalid_actions():
     for _ in range(100):
         _, reward, *_ = env.step(env.action_space.sample())
         penalties += int((reward == -10.0).sum())
-    assert penalties > 100  # 5 of 8 actions invalid: ~5/8 of the non-reset steps
+    assert penalties > 100  # 12 of 16 actions invalid: ~3/4 of the non-reset steps
     env.close()
 
 

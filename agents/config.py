@@ -129,7 +129,13 @@ class ResolvedConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ResolvedConfig:
-        run = RunConfig(**data["run"])
+        """A saved config (config.json, a Ray worker's copy). Raises ConfigError for a bad action_mask.
+
+        Configs saved before ``action_mask`` existed trained without masking: they read as ``none`` (not the
+        default ``auto``), so such a run resumes, evaluates and exports with the network and policy it had.
+        """
+        run = RunConfig(**{"action_mask": "none", **data["run"]})
+        _check_action_mask(run)
         return cls(
             run=run,
             network=NetworkConfig(**data["network"]),

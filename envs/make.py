@@ -16,6 +16,7 @@ from gymnasium.wrappers.vector import (
 )
 
 from envs.modes import VECTORIZATION_MODES
+from envs.wrappers import ActionMaskToInfo
 
 _TEST_NAMESPACE = "tfpg-test/"
 
@@ -32,10 +33,12 @@ def make_vector_env(
     clip_obs: float | None = 10.0,
     env_kwargs: dict | None = None,
     render_mode: str | None = None,
+    action_mask_key: str | None = None,
 ) -> VectorEnv:
     """Makes a vector env with episode statistics and optional observation/reward normalization.
 
-    Wrappers, innermost first: ``RecordEpisodeStatistics`` (so ``info["episode"]`` and its
+    Wrappers, innermost first: ``ActionMaskToInfo`` when ``action_mask_key`` names a key of a Dict
+    observation, ``RecordEpisodeStatistics`` (so ``info["episode"]`` and its
     ``info["_episode"]`` mask report raw returns and lengths), then ``NormalizeObservation`` plus a clip to
     ``[-clip_obs, clip_obs]``, then ``NormalizeReward``. The env always uses ``AutoresetMode.NEXT_STEP``: the
     step after a done step ignores the action and returns the reset observation with reward 0.
@@ -56,6 +59,8 @@ def make_vector_env(
         clip_obs: Clip normalized observations to ``[-clip_obs, clip_obs]``; ``None`` disables clipping.
         env_kwargs: Keyword arguments for the env constructor (``max_episode_steps`` sets a time limit).
         render_mode: Passed to the env, e.g. ``"rgb_array"``.
+        action_mask_key: If the observation space is a Dict with this key, the action mask it holds moves
+            into ``info[action_mask_key]`` before anything else sees the observation (``ActionMaskToInfo``).
 
     Returns:
         The wrapped vector environment (not yet reset).
@@ -83,6 +88,9 @@ def make_vector_env(
         raise type(error)(_unknown_id_message(env_id, error)) from error
 
     _check_next_step_autoreset(env, env_id)
+    space = env.single_observation_space
+    if action_mask_key is not None and isinstance(space, gymnasium.spaces.Dict) and action_mask_key in space.spaces:
+        env = ActionMaskToInfo(env, action_mask_key)
     env = RecordEpisodeStatistics(env)
     if normalize_obs:
         env = _normalize_observations(env, env_id, clip_obs)

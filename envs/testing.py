@@ -278,6 +278,9 @@ class InvalidActionEnv(gymnasium.Env):
             with reward -invalid_penalty.
         mask_in: ``"info"``: the mask is ``info["action_mask"]`` (bool, also on reset). ``"obs"``: the
             observation is ``{"observation": state, "action_mask": int8 0/1}`` and info has no mask.
+
+    Every step's info also says whether its action was invalid (``info["invalid_action"]``, 1.0 or 0.0): the
+    env's own count, for tests that check what a masking agent did without trusting its bookkeeping.
     """
 
     def __init__(
@@ -323,12 +326,13 @@ class InvalidActionEnv(gymnasium.Env):
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
         chosen = self._offsets + np.asarray(action, np.int64).reshape(-1)  # flat mask indices [D]
-        if self.invalid_penalty is not None and not self._mask[chosen].all():
-            return self._observe(), -float(self.invalid_penalty), True, False, self._info()
+        invalid = not self._mask[chosen].all()
+        if self.invalid_penalty is not None and invalid:
+            return self._observe(), -float(self.invalid_penalty), True, False, self._info(invalid)
         reward = float(np.array_equal(np.asarray(action).reshape(-1), self._state))
         self._steps += 1
         self._draw()
-        return self._observe(), reward, False, self._steps >= self.ep_length, self._info()
+        return self._observe(), reward, False, self._steps >= self.ep_length, self._info(invalid)
 
     def action_masks(self) -> np.ndarray:
         """The current flat mask, bool [sum(nvec)] (the method name sb3-contrib's MaskablePPO calls)."""
@@ -348,8 +352,11 @@ class InvalidActionEnv(gymnasium.Env):
             return {"observation": state, "action_mask": self._mask.astype(np.int8)}
         return state
 
-    def _info(self) -> dict[str, Any]:
-        return {"action_mask": self._mask.copy()} if self.mask_in == "info" else {}
+    def _info(self, invalid: bool | None = None) -> dict[str, Any]:
+        info = {"action_mask": self._mask.copy()} if self.mask_in == "info" else {}
+        if invalid is not None:  # a step, not a reset
+            info["invalid_action"] = float(invalid)
+        return info
 
 
 def _same_step_counter_vector_env(num_envs: int, **kwargs: Any) -> SyncVectorEnv:

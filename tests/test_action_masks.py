@@ -1,4 +1,5 @@
-"""Action-mask sources (agents/experience/masks.py) on real vector envs, and the masking test envs."""
+"""Action-mask sources (agents/experience/masks.py, envs.wrappers.ActionMaskToInfo) on real vector envs, and
+the masking test envs."""
 
 import gymnasium
 import numpy as np
@@ -14,17 +15,24 @@ from agents.experience.masks import (
     resolve_mask_source,
     valid_action_counts,
 )
-from envs import make_vector_env
 from envs import testing as tenvs
+from envs.make import make_vector_env
+from envs.wrappers import get_normalization_state, strip_observation_space
 
 N = 4
 
 
+def _env(env_id: str, num_envs: int = N, key: str | None = "action_mask", **kwargs):
+    """A vector env as tfpg makes it for action_mask=auto (key) or info:/none (key=None)."""
+    return make_vector_env(env_id, num_envs, seed=0, vectorization="sync", action_mask_key=key, **kwargs)
+
+
 def _masks_for(env_id: str, setting: str = "auto", num_envs: int = N):
-    env = make_vector_env(env_id, num_envs, seed=0, vectorization="sync")
+    env = _env(env_id, num_envs)
+    source = resolve_mask_source(setting, env, env_id, seed=0)
     obs, info = env.reset(seed=0)
-    source = resolve_mask_source(setting, env.single_observation_space, info, env_id)
-    return env, obs, info, ActionMasks(source, env.single_observation_space, env.single_action_space, env_id)
+    masks = None if source.kind == "none" else ActionMasks(source, env.single_action_space, env_id)
+    return env, obs, info, source, masks
 
 
 def _sample_valid(rng, mask, nvec):
@@ -80,20 +88,41 @@ def test_config_field_is_validated_at_resolution():
     ],
 )
 def test_auto_resolves_dict_key_then_reset_info_then_none(env_id, resolved):
-    env, _, _, masks = _masks_for(env_id)
-    assert str(masks.source) == resolved
+    env, *_, source, _ = _masks_for(env_id)
+    assert str(source) == resolved
     env.close()
 
 
+def test_auto_is_none_for_actions_that_cannot_be_masked_without_resetting_the_env():
+    env = _env(tenvs.test_env_id("vector", "box"), 2)
+    env.unwrapped.reset = None  # resolving must not need it
+    assert str(resolve_mask_source("auto", env, "box-env")) == "none"
+
+
+def test_reading_the_reset_info_leaves_normalization_and_the_first_reset_as_they_were():
+    seen = []
+    for probe in (False, True):
+        env = _env(tenvs.test_env_id("vector", "discrete"), 2, key=None, normalize_obs=True)
+        if probe:
+            assert str(resolve_mask_source("auto", env, "x", seed=0)) == "none"  # it did reset the base env
+        obs, _ = env.reset(seed=3)
+        seen.append((obs, get_normalization_state(env)))
+        env.close()
+    np.testing.assert_array_equal(seen[0][0], seen[1][0])
+    for key, value in seen[0][1].items():
+        np.testing.assert_array_equal(value, seen[1][1][key])
+
+
 def test_explicit_sources_the_env_lacks_are_refused_naming_the_env():
-    env = make_vector_env(tenvs.INVALID_ACTION_ID, 2, vectorization="sync")
-    _, info = env.reset(seed=0)
-    space = env.single_observation_space
+    env = _env(tenvs.INVALID_ACTION_ID, 2)
     with pytest.raises(ActionMaskError, match=r"InvalidAction-v0: action_mask=obs:action_mask needs a Dict"):
-        resolve_mask_source("obs", space, info, tenvs.INVALID_ACTION_ID)
+        resolve_mask_source("obs", env, tenvs.INVALID_ACTION_ID)
     with pytest.raises(ActionMaskError, match=r"InvalidAction-v0: action_mask=info:legal.*no 'legal'"):
-        resolve_mask_source("info:legal", space, info, tenvs.INVALID_ACTION_ID)
-    assert str(resolve_mask_source("none", space, info, "x")) == "none"
+        resolve_mask_source("info:legal", env, tenvs.INVALID_ACTION_ID)
+    assert str(resolve_mask_source("none", env, "x")) == "none"
+    dict_env = _env(tenvs.INVALID_ACTION_DICT_ID, 2, key="legal")  # the key is not there: nothing moved
+    with pytest.raises(ActionMaskError, match=r"obs:legal needs a Dict.*keys \['action_mask', 'observation'\]"):
+        resolve_mask_source("obs:legal", dict_env, tenvs.INVALID_ACTION_DICT_ID)
 
 
 def test_box_and_multibinary_actions_refuse_masking():
@@ -101,9 +130,8 @@ def test_box_and_multibinary_actions_refuse_masking():
         with pytest.raises(ActionMaskError, match=r"Discrete or 1-D MultiDiscrete.*action_mask=none"):
             action_mask_size(space)
     assert action_mask_size(gymnasium.spaces.MultiDiscrete([3, 4])) == 7
-    space = gymnasium.spaces.Box(-1, 1, (2,))
     with pytest.raises(ActionMaskError, match="Box"):
-        ActionMasks(MaskSource("info"), space, space, "some-env")
+        ActionMasks(MaskSource("info"), gymnasium.spaces.Box(-1, 1, (2,)), "some-env")
 
 
 # --- extraction on real vector envs --------------------------------------------------------------------
@@ -117,14 +145,14 @@ def test_box_and_multibinary_actions_refuse_masking():
     ],
 )
 def test_extracted_mask_is_each_sub_envs_own_and_obs_key_is_hidden(env_id, nvec, obs_space):
-    env, obs, info, masks = _masks_for(env_id)
-    assert masks.observation_space == obs_space and masks.size == sum(nvec)
+    env, obs, info, _, masks = _masks_for(env_id)
+    assert env.single_observation_space == obs_space and masks.size == sum(nvec)
     rng = np.random.default_rng(0)
     done = np.zeros(N, bool)
     for step in range(60):
-        net_obs, mask = masks(obs, info, step, autoreset=done)
+        mask = masks(info, N, f"step {step}")
         assert mask.dtype == bool and mask.shape == (N, sum(nvec))
-        assert not isinstance(net_obs, dict) and obs_space.contains(net_obs[0])
+        assert not isinstance(obs, dict) and obs_space.contains(obs[0])
         own = np.stack(env.unwrapped.call("action_masks"))  # each sub-env's mask, read independently
         np.testing.assert_array_equal(mask[~done], own[~done])
         obs, _, terminated, truncated, info = env.step(_sample_valid(rng, mask, nvec))
@@ -172,16 +200,17 @@ def test_unmasked_random_play_takes_many_invalid_actions():
 
 # --- bad masks: clear errors -----------------------------------------------------------------------------
 def _discrete_masks(size=3, env_id="my-env"):
-    space = gymnasium.spaces.Discrete(size)
-    return ActionMasks(MaskSource("info"), gymnasium.spaces.Box(0, 1, (2,)), space, env_id)
+    masks = ActionMasks(MaskSource("info"), gymnasium.spaces.Discrete(size), env_id)
+    return lambda info, step: masks(info, 2, f"vector step {step}")
 
 
-def _info(mask, present=None):
+def _info(mask, present=None, done=None):
+    """A vector info with the mask; ``done`` [2]: the step that produced it ended those envs' episodes."""
     mask = np.asarray(mask)
-    return {"action_mask": mask, "_action_mask": np.ones(len(mask), bool) if present is None else present}
-
-
-OBS = np.zeros((2, 2), np.float32)
+    info = {"action_mask": mask, "_action_mask": np.ones(len(mask), bool) if present is None else present}
+    if done is not None:
+        info["_episode"] = np.asarray(done)  # as RecordEpisodeStatistics flags it
+    return info
 
 
 def test_wrong_shape_names_env_step_and_shapes():
@@ -190,7 +219,7 @@ def test_wrong_shape_names_env_step_and_shapes():
         match=r"my-env: info\['action_mask'\] at vector step 7 has shape "
         r"\(2, 4\), expected \(2, 3\) = \(num_envs, n=3",
     ):
-        _discrete_masks()(OBS, _info(np.ones((2, 4), bool)), 7)
+        _discrete_masks()(_info(np.ones((2, 4), bool)), 7)
 
 
 @pytest.mark.parametrize(
@@ -202,39 +231,39 @@ def test_wrong_shape_names_env_step_and_shapes():
 )
 def test_wrong_dtype_is_refused(mask, message):
     with pytest.raises(ActionMaskError, match=message):
-        _discrete_masks()(OBS, _info(mask), 0)
+        _discrete_masks()(_info(mask), 0)
 
 
 def test_integer_and_list_masks_are_accepted_as_bool():
-    _, mask = _discrete_masks()(OBS, _info(np.array([[1, 0, 1], [0, 1, 0]], np.int8)), 0)
+    mask = _discrete_masks()(_info(np.array([[1, 0, 1], [0, 1, 0]], np.int8)), 0)
     np.testing.assert_array_equal(mask, [[True, False, True], [False, True, False]])
     lists = np.empty(2, dtype=object)
     lists[0], lists[1] = [True, False, False], [False, False, True]
-    _, mask = _discrete_masks()(OBS, {"action_mask": lists, "_action_mask": np.ones(2, bool)}, 0)
+    mask = _discrete_masks()({"action_mask": lists, "_action_mask": np.ones(2, bool)}, 0)
     np.testing.assert_array_equal(mask, [[True, False, False], [False, False, True]])
     lists[1] = [True]
     with pytest.raises(ActionMaskError, match="different lengths"):
-        _discrete_masks()(OBS, {"action_mask": lists, "_action_mask": np.ones(2, bool)}, 0)
+        _discrete_masks()({"action_mask": lists, "_action_mask": np.ones(2, bool)}, 0)
 
 
 def test_a_state_with_no_valid_action_is_an_error_unless_the_env_ignores_the_action():
     mask = np.array([[True, False, False], [False, False, False]])
     with pytest.raises(ActionMaskError, match=r"my-env: sub-env 1 has no valid action at vector step 3"):
-        _discrete_masks()(OBS, _info(mask), 3)
+        _discrete_masks()(_info(mask), 3)
     # The row after a done step (NEXT_STEP autoreset): the env ignores the action; a finished game may have
     # no valid move. Its mask becomes all True instead.
-    _, filled = _discrete_masks()(OBS, _info(mask), 3, autoreset=np.array([False, True]))
+    filled = _discrete_masks()(_info(mask, done=[False, True]), 3)
     np.testing.assert_array_equal(filled, [[True, False, False], [True, True, True]])
 
 
 def test_multidiscrete_needs_a_valid_entry_in_every_dimension():
     space = gymnasium.spaces.MultiDiscrete([2, 3])
-    masks = ActionMasks(MaskSource("info"), space, space, "md-env")
+    masks = ActionMasks(MaskSource("info"), space, "md-env")
     ok = np.array([[True, False, False, False, True]] * 2)
-    assert masks(OBS, _info(ok), 0)[1].shape == (2, 5)
+    assert masks(_info(ok), 2, "step 0").shape == (2, 5)
     bad = np.array([[True, False, False, False, True], [True, True, False, False, False]])
     with pytest.raises(ActionMaskError, match=r"sub-env 1 has no valid action.*each MultiDiscrete dimension"):
-        masks(OBS, _info(bad), 0)
+        masks(_info(bad), 2, "step 0")
 
 
 def test_a_missing_mask_is_an_error_unless_the_env_ignores_the_action():
@@ -242,25 +271,60 @@ def test_a_missing_mask_is_an_error_unless_the_env_ignores_the_action():
     with pytest.raises(
         ActionMaskError, match=r"sub-env\(s\) \[1\] reported no info\['action_mask'\] at vector"
     ):
-        _discrete_masks()(OBS, _info(mask, present), 5)
-    _discrete_masks()(OBS, _info(mask, present), 5, autoreset=np.array([False, True]))
+        _discrete_masks()(_info(mask, present), 5)
+    _discrete_masks()(_info(mask, present, done=[False, True]), 5)
     with pytest.raises(ActionMaskError, match=r"sub-env\(s\) \[0, 1\] reported no"):
-        _discrete_masks()(OBS, {}, 5)
+        _discrete_masks()({}, 5)
 
 
-def test_obs_source_strips_the_key_and_keeps_a_multi_key_dict():
-    space = gymnasium.spaces.Dict(
-        {
-            "a": gymnasium.spaces.Box(0, 1, (2,)),
-            "b": gymnasium.spaces.Discrete(3),
-            "legal": gymnasium.spaces.MultiBinary(4),
-        }
-    )
-    masks = ActionMasks(MaskSource("obs", "legal"), space, gymnasium.spaces.Discrete(4), "d-env")
-    assert set(masks.observation_space.spaces) == {"a", "b"}
-    obs = {"a": np.zeros((2, 2)), "b": np.zeros(2, np.int64), "legal": np.array([[1, 0, 0, 1], [0, 1, 0, 0]])}
-    net_obs, mask = masks(obs, {}, 0)
-    assert set(net_obs) == {"a", "b"} and mask.dtype == bool and mask.sum() == 3
+def test_stripping_the_mask_keeps_a_multi_key_dict_and_refuses_a_mask_only_observation():
+    box, legal = gymnasium.spaces.Box(0, 1, (2,)), gymnasium.spaces.MultiBinary(4)
+    space = gymnasium.spaces.Dict({"a": box, "b": gymnasium.spaces.Discrete(3), "legal": legal})
+    assert set(strip_observation_space(space, "legal").spaces) == {"a", "b"}
+    assert strip_observation_space(gymnasium.spaces.Dict({"a": box, "legal": legal}), "legal") == box
+    with pytest.raises(ValueError, match="nothing but the action mask 'legal'"):
+        strip_observation_space(gymnasium.spaces.Dict({"legal": legal}), "legal")
+
+
+class _OneHotState(gymnasium.ObservationWrapper):
+    """InvalidActionDict's state one-hot as a Box: a Dict of a Box observation and a mask, to normalize."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.observation_space = gymnasium.spaces.Dict(
+            {
+                "observation": gymnasium.spaces.Box(0, 1, (16,), np.float32),
+                "action_mask": env.observation_space["action_mask"],
+            }
+        )
+
+    def observation(self, obs):
+        return {"observation": np.eye(16, dtype=np.float32)[obs["observation"]], "action_mask": obs["action_mask"]}
+
+
+BOX_MASK_ID = "tfpg-local/BoxMaskDict-v0"
+gymnasium.register(
+    BOX_MASK_ID,
+    entry_point=lambda: _OneHotState(tenvs.InvalidActionEnv(16, 12, mask_in="obs")),
+    max_episode_steps=20,
+)
+
+
+def test_an_observation_mask_moves_into_info_untouched_by_observation_normalization():
+    # The Dict observation {"observation", "action_mask"} becomes the bare observation, so observation
+    # normalization (Box only) applies to it; the mask reaches info as the env reported it.
+    with pytest.raises(ValueError, match="needs a Box observation space"):  # the Dict could never normalize
+        _env(BOX_MASK_ID, 2, key=None, normalize_obs=True)
+    env = _env(BOX_MASK_ID, 2, normalize_obs=True)
+    assert env.single_observation_space.shape == (16,)
+    obs, info = env.reset(seed=0)
+    for _ in range(5):
+        assert obs.dtype == np.float32 and not np.isin(obs, (0.0, 1.0)).all()  # normalized
+        assert info["action_mask"].dtype == np.int8 and info["_action_mask"].all()
+        np.testing.assert_array_equal(info["action_mask"], np.stack(env.unwrapped.call("action_masks")))
+        action = np.array([np.flatnonzero(row)[0] for row in info["action_mask"]])
+        obs, _, _, _, info = env.step(action)
+    env.close()
 
 
 # --- the sb3-contrib look-alikes -------------------------------------------------------------------------

@@ -8,10 +8,16 @@ cannot be masked. The mask is bool from here on (in the rollout, the learner bat
 signature); envs may report it as bool or as integers 0/1 (Gymnasium's ``Discrete.sample(mask=...)`` takes
 int8), nothing else.
 
-Sources (``RunConfig.action_mask``): ``none``; ``obs:KEY``, a key of a ``Dict`` observation, removed from
-what the network sees; ``info:KEY``, the env's ``info`` (a vector env batches it as ``info[KEY]`` [N, ...]
-with presence flags ``info["_" + KEY]`` [N]); ``auto``, resolved once from the space and the reset info
-(``resolve_mask_source``). ``obs``/``info`` without a key mean the key ``action_mask``.
+Sources (``RunConfig.action_mask``): ``none``; ``obs:KEY``, a key of a ``Dict`` observation; ``info:KEY``,
+the env's ``info`` (a vector env batches it as ``info[KEY]`` [N, ...] with presence flags
+``info["_" + KEY]`` [N]); ``auto``, resolved once per env from its spaces and its reset info
+(``resolve_mask_source``). ``obs``/``info`` without a key mean the key ``action_mask``. An ``obs`` mask is
+moved into ``info`` by the env itself (``envs.wrappers.ActionMaskToInfo``, which ``make_env`` adds for the
+settings ``obs:KEY`` and ``auto``), so the network, normalization, buffers and export never see it and the
+acting side reads every mask from ``info``.
+
+The policy reads the mask once per step (``ActionMasks``), acts with it and returns it as the rollout field
+``action_mask`` (bool [T, N, size]): the update then uses the behaviour-time mask.
 
 TF-free: agents/config.py validates the setting through ``MaskSource.parse``.
 """
@@ -23,6 +29,8 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
+from envs.wrappers import moved_action_mask_key
 
 DEFAULT_KEY = "action_mask"
 KINDS = ("auto", "none", "obs", "info")
@@ -75,142 +83,152 @@ def action_mask_size(action_space: gym.Space) -> int:
 
 
 def resolve_mask_source(
-    source: MaskSource | str, observation_space: gym.Space, reset_info: dict[str, Any], env_id: str
+    setting: MaskSource | str, env: gym.vector.VectorEnv, env_id: str, seed: int | None = None
 ) -> MaskSource:
-    """Turns ``auto`` into ``obs``, ``info`` or ``none``, and checks that an explicit source exists.
+    """The source a (vector) env's masks come from: ``auto`` becomes ``obs``, ``info`` or ``none``.
 
-    ``auto``: ``obs:action_mask`` if the (single-env) observation space is a Dict with that key, else
-    ``info:action_mask`` if the reset info has it, else ``none``.
+    ``auto``: ``obs:action_mask`` if the env's Dict observation had that key (``ActionMaskToInfo`` moved it),
+    else ``info:action_mask`` if the env reports it on reset and its actions are Discrete or MultiDiscrete,
+    else ``none``. Explicit sources are checked: the key must exist.
 
-    Args:
-        source: The setting (parsed or text).
-        observation_space: One env's observation space.
-        reset_info: The info of the (vector) env's first reset.
-        env_id: For error messages.
+    Reading the reset info (``auto`` without an observation mask, ``info:KEY``) resets the base vector env
+    once with ``seed``, beneath tfpg's wrappers: normalization statistics and episode counters are untouched,
+    and the first real reset re-seeds every sub-env, so runs are what they would be without it.
 
     Raises:
-        ActionMaskError: An ``obs:KEY`` the observation space lacks, or an ``info:KEY`` the reset info lacks.
+        ActionMaskError: An ``obs:KEY`` the observation lacks, or an ``info:KEY`` the reset info lacks.
     """
-    source = MaskSource.parse(source) if isinstance(source, str) else source
-    is_dict = isinstance(observation_space, gym.spaces.Dict)
-    if source.kind == "auto":
-        if is_dict and DEFAULT_KEY in observation_space.spaces:
-            return MaskSource("obs", DEFAULT_KEY)
-        return MaskSource("info", DEFAULT_KEY) if DEFAULT_KEY in reset_info else MaskSource("none")
-    if source.kind == "obs" and not (is_dict and source.key in observation_space.spaces):
-        keys = list(observation_space.spaces) if is_dict else None
+    source = MaskSource.parse(setting) if isinstance(setting, str) else setting
+    if source.kind == "none":
+        return source
+    moved = moved_action_mask_key(env)
+    if source.kind in ("auto", "obs") and moved == source.key:
+        return MaskSource("obs", moved)
+    if source.kind == "obs":
+        raw = env.unwrapped.single_observation_space
         raise ActionMaskError(
             f"{env_id}: action_mask={source} needs a Dict observation with the key {source.key!r}, but the "
-            f"observation space is {observation_space!r}"
-            + (f" (keys {keys})" if keys else "")
+            f"observation space is {raw!r}"
+            + (f" (keys {list(raw.spaces)})" if isinstance(raw, gym.spaces.Dict) else "")
             + ". Use info:KEY if the env reports the mask in its info, or action_mask=none."
+            + (
+                f" (The env must be made with make_vector_env(..., action_mask_key={source.key!r}).)"
+                if isinstance(raw, gym.spaces.Dict) and source.key in raw.spaces
+                else ""
+            )
         )
-    if source.kind == "info" and source.key not in reset_info:
-        raise ActionMaskError(
-            f"{env_id}: action_mask={source}, but the env's reset info has no {source.key!r} (keys "
-            f"{sorted(k for k in reset_info if not k.startswith('_'))}). The env must report the mask from "
-            f"reset on, since the first action needs it; or set action_mask=none."
-        )
-    return source
+    if source.kind == "auto" and not _maskable(env.single_action_space):
+        return MaskSource("none")
+    _, reset_info = env.unwrapped.reset(seed=seed)
+    if source.key in reset_info:
+        return MaskSource("info", source.key)
+    if source.kind == "auto":
+        return MaskSource("none")
+    raise ActionMaskError(
+        f"{env_id}: action_mask={source}, but the env's reset info has no {source.key!r} (keys "
+        f"{sorted(k for k in reset_info if not k.startswith('_'))}). The env must report the mask from "
+        f"reset on, since the first action needs it; or set action_mask=none."
+    )
 
 
-def strip_observation_space(observation_space: gym.Space, source: MaskSource) -> gym.Space:
-    """The observation space the network sees: without the mask key for ``obs:KEY``.
+def _maskable(action_space: gym.Space) -> bool:
+    try:
+        action_mask_size(action_space)
+    except ActionMaskError:
+        return False
+    return True
 
-    A Dict left with a single key becomes that key's space (the common ``{"observation", "action_mask"}``
-    layout then trains, normalizes and exports like a plain observation).
+
+def autoreset_rows(info: dict[str, Any], num_envs: int) -> np.ndarray:
+    """bool [N]: envs whose next action the env ignores (their previous step ended an episode).
+
+    NEXT_STEP autoreset: the step after a done step returns the reset observation whatever the action was.
+    ``RecordEpisodeStatistics`` (which ``make_vector_env`` always adds) flags exactly those done steps with
+    ``info["_episode"]``, and ``info`` is the info of the step that produced the current observation.
     """
-    if source.kind != "obs":
-        return observation_space
-    rest = {k: v for k, v in observation_space.spaces.items() if k != source.key}
-    if not rest:
-        raise ActionMaskError(
-            f"The observation space {observation_space!r} holds nothing but the mask {source.key!r}; the "
-            f"network needs something else to observe."
-        )
-    return next(iter(rest.values())) if len(rest) == 1 else gym.spaces.Dict(rest)
+    return np.asarray(info.get("_episode", np.zeros(num_envs, bool)), bool)
 
 
 class ActionMasks:
-    """Reads the [N, size] bool mask off each vector step and hides an ``obs:KEY`` mask from the network.
+    """Reads the [N, size] bool mask of each vector step off the env's ``info``.
 
     Args:
-        source: A resolved source (kind ``none``, ``obs`` or ``info``; see ``resolve_mask_source``).
-        observation_space: One env's observation space, as the env reports it.
-        action_space: One env's action space (Discrete or 1-D MultiDiscrete, unless the source is none).
+        source: A resolved source, kind ``obs`` or ``info`` (see ``resolve_mask_source``).
+        action_space: One env's action space (Discrete or 1-D MultiDiscrete).
         env_id: For error messages.
 
     Attributes:
-        observation_space: What the network sees (``strip_observation_space``).
-        size: Entries per mask row (0 when the source is none).
-        enabled: Whether there is a mask at all.
+        size: Entries per mask row.
     """
 
-    def __init__(
-        self, source: MaskSource, observation_space: gym.Space, action_space: gym.Space, env_id: str
-    ) -> None:
-        if source.kind == "auto":
-            raise ValueError("ActionMasks needs a resolved source; call resolve_mask_source first.")
+    def __init__(self, source: MaskSource, action_space: gym.Space, env_id: str) -> None:
+        if source.kind not in ("obs", "info"):
+            raise ValueError(f"ActionMasks needs a resolved obs or info source, got {source}.")
         self.source, self.env_id = source, env_id
-        self.enabled = source.kind != "none"
-        self.size = action_mask_size(action_space) if self.enabled else 0
-        self.observation_space = strip_observation_space(observation_space, source)
+        self.size = action_mask_size(action_space)
         nvec = action_space.nvec if isinstance(action_space, gym.spaces.MultiDiscrete) else None
         # Flat start of each MultiDiscrete dimension's block, for the per-dimension "any valid" check.
         self._starts = None if nvec is None else np.concatenate([[0], np.cumsum(nvec)[:-1]])
-        self._where = f"obs[{source.key!r}]" if source.kind == "obs" else f"info[{source.key!r}]"
+        self._where = f"{source.kind}[{source.key!r}]"
 
-    def __call__(
-        self, obs: Any, info: dict[str, Any], step: int, autoreset: np.ndarray | None = None
-    ) -> tuple[Any, np.ndarray | None]:
-        """(the observation the network sees, the mask bool [N, size] or None without masking).
+    def __call__(self, info: dict[str, Any], num_envs: int, where: str) -> np.ndarray:
+        """The mask bool [N, size] of the step whose ``info`` this is.
+
+        Rows of envs whose action the env ignores (``autoreset_rows``) may be missing or empty (a finished
+        game has no valid move): they become all True.
 
         Args:
-            obs: The vector env's observation (a dict of [N, ...] arrays for Dict spaces).
-            info: The vector env's info of the same step.
-            step: The vector step's index in the run, for error messages.
-            autoreset: bool [N], True for envs whose next action the env ignores (their previous step ended
-                the episode; NEXT_STEP autoreset). Their mask may be missing or empty (a finished game has no
-                valid move): it is then all True.
+            info: The vector env's info of the step that produced the current observation.
+            num_envs: N.
+            where: Which step, for error messages (e.g. "rollout step 17").
 
         Raises:
             ActionMaskError: Wrong shape or dtype, an env that did not report its mask, or an env with no
                 valid action (in some dimension, for MultiDiscrete) in a state it will act in.
         """
-        if not self.enabled:
-            return obs, None
-        num_envs = len(next(iter(obs.values())) if isinstance(obs, dict) else obs)
-        exempt = np.zeros(num_envs, bool) if autoreset is None else np.asarray(autoreset, bool)
-        if self.source.kind == "obs":
-            raw, present = obs[self.source.key], np.ones(num_envs, bool)
-            rest = {k: v for k, v in obs.items() if k != self.source.key}
-            obs = next(iter(rest.values())) if len(rest) == 1 else rest
+        raw, present = info.get(self.source.key), info.get("_" + self.source.key)
+        if raw is not None:
+            mask = self._as_bool(raw, num_envs, where)
+            # The common step: every env reported a mask with a valid action (one reduction, ~µs).
+            if (present is None or np.all(present)) and self._any_valid(mask).all():
+                return mask
         else:
-            raw = info.get(self.source.key)
-            present = np.asarray(info.get("_" + self.source.key, np.ones(num_envs, bool)), bool)
-            if raw is None:
-                raw, present = np.ones((num_envs, self.size), bool), np.zeros(num_envs, bool)
+            mask = np.ones((num_envs, self.size), bool)
+        return self._repair(mask, raw, present, info, num_envs, where)
+
+    def _repair(self, mask, raw, present, info, num_envs: int, where: str) -> np.ndarray:
+        """The rare step with a missing or empty mask row: all True where the env ignores the action, else
+        ActionMaskError."""
+        exempt = autoreset_rows(info, num_envs)
+        present = (
+            np.zeros(num_envs, bool)
+            if raw is None
+            else np.ones(num_envs, bool)
+            if present is None
+            else present
+        )
+        present = np.asarray(present, bool)
         missing = ~present & ~exempt
         if missing.any():
             raise ActionMaskError(
                 f"{self.env_id}: sub-env(s) {np.flatnonzero(missing).tolist()} reported no {self._where} at "
-                f"vector step {step}; with action_mask={self.source} every step's info must carry the mask."
+                f"{where}; with action_mask={self.source} every step must carry the mask."
             )
-        mask = self._as_bool(raw, num_envs, step)
-        fill = exempt & (~present | ~self._any_valid(mask))
-        mask[fill] = True
+        mask[exempt & ~present] = True
         empty = ~self._any_valid(mask)
+        mask[empty & exempt] = True
+        empty &= ~exempt
         if empty.any():
             env = int(np.flatnonzero(empty)[0])
             raise ActionMaskError(
-                f"{self.env_id}: sub-env {env} has no valid action at vector step {step}: its {self._where} "
+                f"{self.env_id}: sub-env {env} has no valid action at {where}: its {self._where} "
                 f"row is {mask[env].astype(int).tolist()}"
                 + (" (each MultiDiscrete dimension needs one)" if self._starts is not None else "")
                 + ". A state the agent must act in needs at least one valid action."
             )
-        return obs, mask
+        return mask
 
-    def _as_bool(self, raw: Any, num_envs: int, step: int) -> np.ndarray:
+    def _as_bool(self, raw: Any, num_envs: int, where: str) -> np.ndarray:
         """bool [N, size] copy of the reported mask, or ActionMaskError naming shapes and dtype."""
         array = np.asarray(raw)
         if array.dtype == object:  # envs that report lists: Gymnasium batches them as an object array
@@ -218,13 +236,13 @@ class ActionMasks:
                 array = np.stack([np.asarray(row) for row in array])
             except ValueError as err:
                 raise ActionMaskError(
-                    f"{self.env_id}: the {self._where} rows at vector step {step} have different lengths "
+                    f"{self.env_id}: the {self._where} rows at {where} have different lengths "
                     f"({[np.shape(row) for row in raw]}); each must have {self.size} entries."
                 ) from err
         expected = (num_envs, self.size)
         if array.shape != expected:
             raise ActionMaskError(
-                f"{self.env_id}: {self._where} at vector step {step} has shape {array.shape}, expected "
+                f"{self.env_id}: {self._where} at {where} has shape {array.shape}, expected "
                 f"{expected} = (num_envs, {self._layout()})."
             )
         if array.dtype == bool:
@@ -232,7 +250,7 @@ class ActionMasks:
         if np.issubdtype(array.dtype, np.integer) and np.isin(array, (0, 1)).all():
             return array.astype(bool)
         raise ActionMaskError(
-            f"{self.env_id}: {self._where} at vector step {step} has dtype {array.dtype}"
+            f"{self.env_id}: {self._where} at {where} has dtype {array.dtype}"
             + (" with values other than 0/1" if np.issubdtype(array.dtype, np.integer) else "")
             + "; an action mask must be bool (or integers 0/1), True = valid action."
         )
@@ -268,3 +286,31 @@ def invalid_action_flags(mask: np.ndarray, actions: np.ndarray, action_space: gy
         offsets = np.concatenate([[0], np.cumsum(action_space.nvec)[:-1]])  # flat start of each dimension
         index = np.asarray(actions, np.int64) + offsets  # [..., D]
     return ~np.take_along_axis(mask, index, axis=-1).all(axis=-1)
+
+
+class MaskCounts:
+    """``rollout/valid_actions`` and ``rollout/invalid_actions``, pooled over the rollouts since the last write.
+
+    Counted from each rollout's ``action_mask`` field (the env's mask as the actor read it) and its actions,
+    on the rows whose action the env used (``valid``), apart from the sampler (``invalid_action_flags``).
+    """
+
+    def __init__(self, action_space: gym.Space) -> None:
+        self.action_space = action_space
+        self._valid_sum = self._rows = self._invalid = 0
+
+    def add(self, rollout) -> None:
+        used = rollout.data["valid"] > 0  # [T, N]
+        mask, actions = rollout.data["action_mask"][used], rollout.data["actions"][used]
+        self._valid_sum += int(valid_action_counts(mask).sum())
+        self._rows += len(mask)
+        self._invalid += int(invalid_action_flags(mask, actions, self.action_space).sum())
+
+    def scalars(self) -> dict[str, float]:
+        """The two scalars (mean valid actions per step, count of invalid ones), then start counting anew."""
+        out = {
+            "rollout/valid_actions": self._valid_sum / max(self._rows, 1),
+            "rollout/invalid_actions": float(self._invalid),
+        }
+        self._valid_sum = self._rows = self._invalid = 0
+        return out

@@ -7,6 +7,10 @@ clipped to the action bounds, as the env receives them. Signatures:
     sample(observations)          -> {"actions"}   stochastic (a generator saved with the model)
     value(observations)           -> {"value"}     V(s)
 Load with ``tf.saved_model.load(DIR).signatures["serving_default"](observations=obs)``.
+
+A run that masks actions exports ``serving_default`` and ``sample`` with a second input, ``action_mask`` (bool
+[B, size], True = valid; the flat per-dimension layout for MultiDiscrete), and they return only valid actions.
+An env that carried its mask in a Dict observation exports the rest of the observation as ``observations``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from gymnasium.vector import VectorWrapper
 from gymnasium.wrappers.vector import NormalizeObservation
 
 from agents.run.building import Run
+from envs.wrappers import moved_action_mask_key, strip_observation_space
 
 
 class ExportedPolicy(tf.Module):
@@ -32,6 +37,9 @@ class ExportedPolicy(tf.Module):
     def __init__(self, run: Run, seed: int = 0) -> None:
         super().__init__(name="tfpg_policy")
         raw_space = run.env.unwrapped.single_observation_space
+        mask_key = moved_action_mask_key(run.env)  # a Dict observation's mask, fed as action_mask instead
+        if mask_key is not None:
+            raw_space = strip_observation_space(raw_space, mask_key)
         if isinstance(raw_space, gym.spaces.Dict):
             raise ValueError(
                 f"Export supports array observation spaces; {run.config.run.env_id} has a Dict space "
@@ -48,9 +56,12 @@ class ExportedPolicy(tf.Module):
             if isinstance(action_space, gym.spaces.Box)
             else None
         )
+        self.raw_observation_space = raw_space
         spec = tf.TensorSpec([None, *raw_space.shape], tf.as_dtype(raw_space.dtype), name="observations")
-        self.deterministic = tf.function(self._deterministic, input_signature=[spec])
-        self.sample = tf.function(self._sample, input_signature=[spec])
+        masks = run.policy.action_masks
+        acting = [spec] if masks is None else [spec, tf.TensorSpec([None, masks.size], tf.bool, "action_mask")]
+        self.deterministic = tf.function(self._deterministic, input_signature=acting)
+        self.sample = tf.function(self._sample, input_signature=acting)
         self.value = tf.function(self._value, input_signature=[spec])
 
     def _inputs(self, obs: tf.Tensor) -> tf.Tensor:
@@ -66,13 +77,13 @@ class ExportedPolicy(tf.Module):
             actions = tf.clip_by_value(actions, *self._action_bounds)
         return {"actions": actions}
 
-    def _deterministic(self, obs):
+    def _deterministic(self, obs, action_mask=None):
         params = self.model(self._inputs(obs), training=False)["policy"]
-        return self._to_env(self._distribution.mode(params))
+        return self._to_env(self._distribution.mode(params, action_mask))
 
-    def _sample(self, obs):
+    def _sample(self, obs, action_mask=None):
         params = self.model(self._inputs(obs), training=False)["policy"]
-        return self._to_env(self._distribution.sample(params, self.generator))
+        return self._to_env(self._distribution.sample(params, self.generator, action_mask))
 
     def _value(self, obs):
         return {"value": self.model(self._inputs(obs), training=False)["value"]}
@@ -122,7 +133,7 @@ def export_saved_model(
         info = {
             "env_id": run.config.run.env_id,
             "algo": run.config.run.algo,
-            "observation_space": str(run.env.unwrapped.single_observation_space),
+            "observation_space": str(module.raw_observation_space),
             "action_space": str(run.policy.action_space),
             "observation_normalization_baked_in": module._normalization is not None,
             "signatures": {
@@ -130,6 +141,7 @@ def export_saved_model(
                 "sample": "sampled actions",
                 "value": "V(s)",
             },
+            **_mask_info(run),
             **(metadata or {}),
         }
         (tmp / "tfpg_export.json").write_text(json.dumps(info, indent=2) + "\n")
@@ -140,3 +152,14 @@ def export_saved_model(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out_dir
+
+
+def _mask_info(run: Run) -> dict:
+    """What the export's ``action_mask`` input is, for tfpg_export.json (nothing when the run does not mask)."""
+    masks = run.policy.action_masks
+    if masks is None:
+        return {}
+    return {
+        "action_mask": f"bool [B, {masks.size}], True = valid action (input of serving_default and sample; "
+        f"MultiDiscrete: the per-dimension masks concatenated); trained with action_mask={masks.source}"
+    }

@@ -28,6 +28,7 @@ from agents.config import ResolvedConfig
 from agents.experience.collection import make_collection
 from agents.experience.collector import EpisodeStats
 from agents.experience.evaluation import evaluate
+from agents.experience.masks import MaskCounts
 from agents.experience.ray_backend import import_ray
 from agents.run import checkpoint as ckpt
 from agents.run.building import (
@@ -129,6 +130,8 @@ class Session:
                         mininterval=0.5, file=sys.stderr)  # fmt: skip
         recent_returns: deque[float] = deque(maxlen=20)
         unlogged = EpisodeStats()  # episodes that finished since the last write
+        # rollout/valid_actions and rollout/invalid_actions since the last write, when the policy masks actions
+        masks = MaskCounts(run.policy.action_space) if run.policy.action_masks else None
         snapshot = None  # the first rollout takes the current weights itself
         result, aborted = None, False
         with GracefulStop() as stop:
@@ -145,6 +148,8 @@ class Session:
                         self._log_histograms(rollout)
                     recent_returns.extend(episodes.returns)
                     unlogged.merge(episodes)
+                    if masks:
+                        masks.add(rollout)
                     if self.updates % rc.log_every == 0 or self.steps >= self.total_steps:
                         scalars = {f"train/{k}": v for k, v in metrics.items()}  # the latest update's
                         scalars.update(collect_scalars)
@@ -155,6 +160,7 @@ class Session:
                             episodes.act_s,
                         )  # the latest rollout's
                         scalars.update(unlogged.scalars())
+                        scalars.update(masks.scalars() if masks else {})
                         scalars.update(policy_scalars(run.policy))
                         for callback in callbacks:
                             scalars.update(callback(self.steps, rollout, episodes, metrics) or {})

@@ -131,6 +131,10 @@ def test_numpy_and_tf_paths_agree_under_random_masks(case):
             tf_log_probs, dist.log_prob(params.numpy(), tf_actions, masks), rtol=1e-4, atol=1e-4
         )
         assert not invalid_action_flags(masks, out["actions"], policy.action_space).any()
+        policy.use_mirror = False  # the TF actor (models the mirror lacks): the same fields, valid actions
+        tf_out = policy.actor(None, 1, batch).act(obs, info, np.zeros(batch, bool))
+        np.testing.assert_array_equal(tf_out["action_mask"], masks)
+        assert not invalid_action_flags(masks, tf_out["actions"], policy.action_space).any()
         # The masks matter here: the unmasked mode picks invalid entries on many rows.
         unmasked = dist.mode(params.numpy())
         assert invalid_action_flags(masks, unmasked, policy.action_space).mean() > 0.3
@@ -214,6 +218,7 @@ def test_training_takes_no_invalid_action_in_10k_steps(tmp_path, algo, case):
     assert summary["eval_mean_length"] == 20
 
 
+@pytest.mark.learning
 def test_masked_ppo_reaches_the_threshold_in_fewer_steps_than_unmasked(tmp_path):
     """Seed 0, evaluation every 1,024 steps: masked PPO scores 20/20 from its first evaluation (measured:
     1,024 steps); unmasked PPO needed 5,120, and its rollouts were still ~75% invalid actions."""

@@ -89,7 +89,7 @@ def make_vector_env(
 
     _check_next_step_autoreset(env, env_id)
     space = env.single_observation_space
-    if action_mask_key is not None and isinstance(space, gymnasium.spaces.Dict) and action_mask_key in space.spaces:
+    if isinstance(space, gymnasium.spaces.Dict) and action_mask_key in space.spaces:
         env = ActionMaskToInfo(env, action_mask_key)
     env = RecordEpisodeStatistics(env)
     if normalize_obs:

@@ -151,7 +151,9 @@ class ActionMaskToInfo(VectorWrapper):
         super().__init__(env)
         space = env.single_observation_space
         if not isinstance(space, spaces.Dict) or key not in space.spaces:
-            raise ValueError(f"ActionMaskToInfo needs a Dict observation space with the key {key!r}, got {space}.")
+            raise ValueError(
+                f"ActionMaskToInfo needs a Dict observation space with the key {key!r}, got {space}."
+            )
         self.key = key
         self.single_observation_space = strip_observation_space(space, key)
         self.observation_space = batch_space(self.single_observation_space, env.num_envs)

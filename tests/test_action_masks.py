@@ -121,7 +121,9 @@ def test_explicit_sources_the_env_lacks_are_refused_naming_the_env():
         resolve_mask_source("info:legal", env, tenvs.INVALID_ACTION_ID)
     assert str(resolve_mask_source("none", env, "x")) == "none"
     dict_env = _env(tenvs.INVALID_ACTION_DICT_ID, 2, key="legal")  # the key is not there: nothing moved
-    with pytest.raises(ActionMaskError, match=r"obs:legal needs a Dict.*keys \['action_mask', 'observation'\]"):
+    with pytest.raises(
+        ActionMaskError, match=r"obs:legal needs a Dict.*keys \['action_mask', 'observation'\]"
+    ):
         resolve_mask_source("obs:legal", dict_env, tenvs.INVALID_ACTION_DICT_ID)
 
 
@@ -299,7 +301,10 @@ class _OneHotState(gymnasium.ObservationWrapper):
         )
 
     def observation(self, obs):
-        return {"observation": np.eye(16, dtype=np.float32)[obs["observation"]], "action_mask": obs["action_mask"]}
+        return {
+            "observation": np.eye(16, dtype=np.float32)[obs["observation"]],
+            "action_mask": obs["action_mask"],
+        }
 
 
 BOX_MASK_ID = "tfpg-local/BoxMaskDict-v0"

@@ -59,7 +59,9 @@ class ExportedPolicy(tf.Module):
         self.raw_observation_space = raw_space
         spec = tf.TensorSpec([None, *raw_space.shape], tf.as_dtype(raw_space.dtype), name="observations")
         masks = run.policy.action_masks
-        acting = [spec] if masks is None else [spec, tf.TensorSpec([None, masks.size], tf.bool, "action_mask")]
+        acting = [spec]  # the inputs of the acting signatures
+        if masks is not None:
+            acting.append(tf.TensorSpec([None, masks.size], tf.bool, name="action_mask"))
         self.deterministic = tf.function(self._deterministic, input_signature=acting)
         self.sample = tf.function(self._sample, input_signature=acting)
         self.value = tf.function(self._value, input_signature=[spec])

@@ -205,7 +205,9 @@ def compare(
     for seed in seeds:  # A B A B: one tfpg run, then one SB3 run, per seed
         row = {"seed": seed}
         for framework in frameworks:
+            load_before = os.getloadavg()[0]  # a shared machine: every figure comes with its load
             result = spawn(framework, case_name, seed, eval_episodes, tfpg_set)
+            result["load_avg"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
             result["ttt_s"], result["ttt_steps"] = time_to_threshold(result, case["threshold"])
             row[framework] = result
         rows.append(row)
@@ -244,7 +246,8 @@ def print_row(row: dict, frameworks: list[str]) -> None:
             continue
         parts.append(
             f"{fw} sps {r['sps']:.0f} ttt {_fmt(r['ttt_s'], '.1f')}s@{_fmt(r['ttt_steps'], 'd')} "
-            f"final {r['final_return']:.1f} start {r['start_to_first_step_s']:.1f}s"
+            f"final {r['final_return']:.1f} start {r['start_to_first_step_s']:.1f}s "
+            f"load {r['load_avg'][0]:.1f}→{r['load_avg'][1]:.1f}"
         )
     if len(frameworks) == 2 and all("error" not in row[fw] for fw in frameworks):
         a, b = row["tfpg"], row["sb3"]

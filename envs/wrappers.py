@@ -22,7 +22,7 @@ _NORMALIZERS = {
 _STATS = ("mean", "var", "count")
 
 
-def _find(env: VectorEnv, cls: type) -> VectorWrapper | None:
+def find_wrapper(env: VectorEnv, cls: type) -> VectorWrapper | None:
     """Returns the outermost wrapper of type ``cls`` in ``env``'s chain, or ``None``."""
     while True:
         if isinstance(env, cls):
@@ -44,7 +44,7 @@ def get_normalization_state(env: VectorEnv) -> dict[str, np.ndarray]:
     """
     state = {}
     for prefix, (cls, attr) in _NORMALIZERS.items():
-        wrapper = _find(env, cls)
+        wrapper = find_wrapper(env, cls)
         if wrapper is None:
             continue
         rms: RunningMeanStd = getattr(wrapper, attr)
@@ -76,7 +76,7 @@ def set_normalization_state(env: VectorEnv, state: dict[str, np.ndarray]) -> Non
     for prefix, (cls, attr) in _NORMALIZERS.items():
         keys = [f"{prefix}_{stat}" for stat in _STATS]
         given = [key for key in keys if key in state]
-        wrapper = _find(env, cls)
+        wrapper = find_wrapper(env, cls)
         if wrapper is None:
             if given:
                 raise ValueError(f"State has {given} but the env has no {cls.__name__} wrapper.")
@@ -176,5 +176,5 @@ class ActionMaskToInfo(VectorWrapper):
 
 def moved_action_mask_key(env: VectorEnv) -> str | None:
     """The key an ``ActionMaskToInfo`` in ``env``'s chain moves into ``info``, or None."""
-    wrapper = _find(env, ActionMaskToInfo)
+    wrapper = find_wrapper(env, ActionMaskToInfo)
     return None if wrapper is None else wrapper.key

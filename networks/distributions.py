@@ -309,31 +309,27 @@ class MultiCategorical:
     def param_size(self) -> int:
         return sum(self.nvec)
 
-    def _split(self, x: tf.Tensor | None) -> list:
-        if x is None:
-            return [None] * len(self.nvec)
-        return tf.split(x, list(self.nvec), axis=-1)  # D x [B, n_i]
-
-    def _pairs(self, params: tf.Tensor, mask: Mask) -> list[tuple[tf.Tensor, Mask]]:
-        return list(zip(self._split(params), self._split(mask), strict=True))
+    def _split(self, params: tf.Tensor, mask: Mask = None) -> list[tf.Tensor]:
+        """D x [B, n_i] logits, invalid ones already MASKED_LOGIT. The flat logits are masked before the split
+        (not each part): TFLite has no split of bool tensors, so an exported model masks this way too."""
+        return tf.split(mask_logits(params, mask), list(self.nvec), axis=-1)
 
     def sample(self, params: tf.Tensor, generator: tf.random.Generator, mask: Mask = None) -> tf.Tensor:
-        pairs = self._pairs(params, mask)
-        return tf.stack([categorical_sample(lg, generator, m) for lg, m in pairs], axis=-1)
+        return tf.stack([categorical_sample(lg, generator) for lg in self._split(params, mask)], axis=-1)
 
     def mode(self, params: tf.Tensor, mask: Mask = None) -> tf.Tensor:
-        return tf.stack([categorical_mode(lg, m) for lg, m in self._pairs(params, mask)], axis=-1)
+        return tf.stack([categorical_mode(lg) for lg in self._split(params, mask)], axis=-1)
 
     def log_prob(self, params: tf.Tensor, actions: tf.Tensor, mask: Mask = None) -> tf.Tensor:
-        pairs = enumerate(self._pairs(params, mask))
-        return tf.add_n([categorical_log_prob(lg, actions[:, i], m) for i, (lg, m) in pairs])
+        logits = enumerate(self._split(params, mask))
+        return tf.add_n([categorical_log_prob(lg, actions[:, i]) for i, lg in logits])
 
     def entropy(self, params: tf.Tensor, mask: Mask = None) -> tf.Tensor:
-        return tf.add_n([categorical_entropy(lg, m) for lg, m in self._pairs(params, mask)])
+        return tf.add_n([categorical_entropy(lg) for lg in self._split(params, mask)])
 
     def kl(self, params_p: tf.Tensor, params_q: tf.Tensor, mask: Mask = None) -> tf.Tensor:
-        triples = zip(self._split(params_p), self._split(params_q), self._split(mask), strict=True)
-        return tf.add_n([categorical_kl(p, q, m) for p, q, m in triples])
+        pairs = zip(self._split(params_p, mask), self._split(params_q, mask), strict=True)
+        return tf.add_n([categorical_kl(p, q) for p, q in pairs])
 
 
 @dataclass(frozen=True)

@@ -260,13 +260,17 @@ def test_evaluate_script_plays_with_the_eval_envs_masks(short_masked_run, capsys
 
 
 def test_exported_model_never_returns_an_invalid_action(short_masked_run, tmp_path):
-    from agents.run.export import export_saved_model
+    """Every format takes an action_mask input beside the observations and returns only valid actions under
+    random masks; its deterministic actions are the policy's own."""
+    from agents.run import export_formats as formats
+    from agents.run.export import export_policy
     from agents.run.loading import load_run
 
     run_dir, _, size = short_masked_run
+    available = [f for f in formats.FORMATS if not formats.missing_modules((f,))]
     loaded = load_run(run_dir)
     try:
-        export_saved_model(loaded.run, tmp_path / "policy")
+        infos = export_policy(loaded.run, tmp_path / "policy", formats=tuple(available))
         policy = loaded.run.policy
         rng = np.random.default_rng(0)
         space = loaded.run.env.single_observation_space  # without the mask (Dict-observation envs too)
@@ -277,17 +281,18 @@ def test_exported_model_never_returns_an_invalid_action(short_masked_run, tmp_pa
     finally:
         loaded.close()
     assert invalid_action_flags(masks, unmasked_mode, policy.action_space).mean() > 0.3  # masking matters
-    exported = tf.saved_model.load(str(tmp_path / "policy"))
-    serving = exported.signatures["serving_default"]
-    assert set(serving.structured_input_signature[1]) == {"observations", "action_mask"}
-    assert set(exported.signatures["value"].structured_input_signature[1]) == {"observations"}
-    deterministic = serving(observations=tf.constant(obs), action_mask=tf.constant(masks))["actions"].numpy()
-    np.testing.assert_array_equal(deterministic, expected)
+    feeds = {"observations": obs.astype(space.dtype), "action_mask": masks}
+    for fmt in available:
+        info = infos[fmt]
+        mask_input = {"name": "action_mask", "shape": [None, size], "dtype": "bool", "role": "action_mask"}
+        assert mask_input in info["inputs"] and "Dict" not in info["observation_space"], info
+        directory = tmp_path / "policy" / (fmt if len(available) > 1 else "")
+        got = formats.RUNNERS[fmt](directory / formats.FILES[fmt], feeds)
+        np.testing.assert_array_equal(got["actions"], expected, err_msg=fmt)
+    exported = tf.saved_model.load(str(tmp_path / "policy" / ("savedmodel" if len(available) > 1 else "")))
     for _ in range(3):
         sampled = exported.signatures["sample"](observations=tf.constant(obs), action_mask=tf.constant(masks))
         assert not invalid_action_flags(masks, sampled["actions"].numpy(), policy.action_space).any()
-    info = json.loads((tmp_path / "policy" / "tfpg_export.json").read_text())
-    assert info["action_mask"].startswith(f"bool [B, {size}]") and "Dict" not in info["observation_space"]
 
 
 def test_a_masked_run_resumes_masked(short_masked_run, tmp_path):

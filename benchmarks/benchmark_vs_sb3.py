@@ -156,7 +156,14 @@ def raw_env_sps(env_id: str, num_envs: int, seconds: float = 2.0) -> float:
 
 
 # ------------------------------------------------------------------------------------------------ driver
-def spawn(framework: str, case_name: str, seed: int, eval_episodes: int, tfpg_set: list[str]) -> dict:
+def spawn(
+    framework: str,
+    case_name: str,
+    seed: int,
+    eval_episodes: int,
+    tfpg_set: list[str],
+    steps: int | None = None,
+) -> dict:
     cmd = [
         sys.executable,
         __file__,
@@ -171,6 +178,7 @@ def spawn(framework: str, case_name: str, seed: int, eval_episodes: int, tfpg_se
         "--spawned-at",
         repr(time.time()),
         *[f"--tfpg-set={text}" for text in tfpg_set],
+        *([f"--steps={steps}"] if steps else []),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
@@ -179,6 +187,11 @@ def spawn(framework: str, case_name: str, seed: int, eval_episodes: int, tfpg_se
             "error": (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
         }
     return json.loads(lines[-1][len("RESULT ") :])
+
+
+def with_steps(case: dict, steps: int | None) -> dict:
+    """The case with another step budget (``--steps``; None: its own)."""
+    return case if not steps else dict(case, steps=steps)
 
 
 def time_to_threshold(result: dict, threshold: float) -> tuple[float | None, int | None]:
@@ -198,15 +211,20 @@ def _fmt(value, spec=".0f"):
 
 
 def compare(
-    case_name: str, seeds: list[int], eval_episodes: int, frameworks: list[str], tfpg_set: list[str]
+    case_name: str,
+    seeds: list[int],
+    eval_episodes: int,
+    frameworks: list[str],
+    tfpg_set: list[str],
+    steps: int | None = None,
 ) -> dict:
-    case = CASES[case_name] if case_name != "throughput" else THROUGHPUT
+    case = with_steps(CASES[case_name] if case_name != "throughput" else THROUGHPUT, steps)
     rows = []
     for seed in seeds:  # A B A B: one tfpg run, then one SB3 run, per seed
         row = {"seed": seed}
         for framework in frameworks:
             load_before = os.getloadavg()[0]  # a shared machine: every figure comes with its load
-            result = spawn(framework, case_name, seed, eval_episodes, tfpg_set)
+            result = spawn(framework, case_name, seed, eval_episodes, tfpg_set, steps)
             result["load_avg"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
             result["ttt_s"], result["ttt_steps"] = time_to_threshold(result, case["threshold"])
             row[framework] = result
@@ -215,6 +233,7 @@ def compare(
     summary = {
         "case": case_name,
         "env": case["env"],
+        "steps": case["steps"],
         "threshold": case["threshold"],
         "rows": rows,
         "raw_env_sps": raw_env_sps(case["env"], case["num_envs"]),
@@ -290,12 +309,15 @@ def main(argv: list[str] | None = None) -> int:
         metavar="FIELD=VALUE",
         help="extra tfpg config override for this case, repeatable (e.g. --tfpg-set jit_compile=true)",
     )
+    parser.add_argument(
+        "--steps", type=int, help="env steps per run instead of the case's budget (both frameworks alike)"
+    )
     parser.add_argument("--out", help="also write the results as JSON to this file")
     parser.add_argument("--worker", choices=["tfpg", "sb3"], help=argparse.SUPPRESS)
     parser.add_argument("--spawned-at", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        case = CASES.get(args.case, THROUGHPUT)
+        case = with_steps(CASES.get(args.case, THROUGHPUT), args.steps)
         case = dict(case, tfpg={**case["tfpg"], **dict(parse_override(text) for text in args.tfpg_set)})
         run = run_tfpg if args.worker == "tfpg" else run_sb3
         print(
@@ -315,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-    summary = compare(args.case, args.seeds, args.eval_episodes, frameworks, args.tfpg_set)
+    summary = compare(args.case, args.seeds, args.eval_episodes, frameworks, args.tfpg_set, args.steps)
     summary["tfpg_set"] = args.tfpg_set
     if args.out:
         Path(args.out).write_text(json.dumps(summary, indent=2) + "\n")

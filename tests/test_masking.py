@@ -236,26 +236,15 @@ def test_masked_ppo_reaches_the_threshold_in_fewer_steps_than_unmasked(tmp_path)
 
 # --- evaluation, export, resume --------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def short_masked_runs(tmp_path_factory):
-    """One 64-step rollout of training per env, made on first use and shared: its policy is still near
-    uniform, so unmasked it picks invalid actions (12 of 16, or most pairs of the 36) — evaluation and export
-    must mask to avoid them. Returns case -> (run dir, env id, flat mask size)."""
-    runs = {}
-
-    def get(case):
-        env_id, size, _ = case
-        if env_id not in runs:
-            run_dir = tmp_path_factory.mktemp("masked") / "run"
-            train(small_config(env_id, total_steps=64), run_dir, progress=False)
-            runs[env_id] = (run_dir, env_id, size)
-        return runs[env_id]
-
-    return get
-
-
-@pytest.fixture(params=[DISCRETE, MULTI_DICT], ids=["discrete-info", "multi-obs"])
-def short_masked_run(request, short_masked_runs):
-    return short_masked_runs(request.param)
+def short_masked_run(tmp_path_factory):
+    """One 64-step rollout of training on MultiDiscrete([6, 6]) with the mask in the Dict observation (the
+    longest path: ActionMaskToInfo, the flat mask split per dimension; the info source reaches evaluation the
+    same way, and the learning test's periodic evaluations use it). Its policy is still near uniform, so
+    unmasked it picks invalid pairs most of the time: evaluation and export must mask to avoid them."""
+    env_id, size, _ = MULTI_DICT
+    run_dir = tmp_path_factory.mktemp("masked") / "run"
+    train(small_config(env_id, total_steps=64), run_dir, progress=False)
+    return run_dir, env_id, size
 
 
 def test_evaluate_script_plays_with_the_eval_envs_masks(short_masked_run, capsys):
@@ -277,11 +266,8 @@ def test_exported_model_never_returns_an_invalid_action(short_masked_run, tmp_pa
     from agents.run.export import export_policy
     from agents.run.loading import load_run
 
-    run_dir, env_id, size = short_masked_run
-    # Every format for the MultiDiscrete run (its masked logits are split per dimension: the case TFLite
-    # needed a change for); the SavedModel, which every other format is converted from, for the Discrete one.
-    wanted = formats.FORMATS if env_id == MULTI_DICT[0] else ("savedmodel",)
-    available = [f for f in wanted if not formats.missing_modules((f,))]
+    run_dir, _, size = short_masked_run
+    available = [f for f in formats.FORMATS if not formats.missing_modules((f,))]
     loaded = load_run(run_dir)
     try:
         infos = export_policy(loaded.run, tmp_path / "policy", formats=tuple(available))
@@ -309,8 +295,8 @@ def test_exported_model_never_returns_an_invalid_action(short_masked_run, tmp_pa
         assert not invalid_action_flags(masks, sampled["actions"].numpy(), policy.action_space).any()
 
 
-def test_a_masked_run_resumes_masked(short_masked_runs, tmp_path):
-    run_dir = short_masked_runs(MULTI_DICT)[0]
+def test_a_masked_run_resumes_masked(short_masked_run, tmp_path):
+    run_dir = short_masked_run[0]
     copy = tmp_path / "run"
     shutil.copytree(run_dir, copy)
     config = load_run_config(copy)

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from agents.algorithms.registry import ALGORITHMS
+from agents.experience.masks import MaskSource
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
@@ -77,6 +78,10 @@ class RunConfig:
     """Write scalars every this many updates (and after the last); finished episodes in between are pooled."""
     info_keys: list[str] = field(default_factory=list)
     """Env ``info`` keys to average per rollout and log as rollout/info/<key> (custom metrics)."""
+    action_mask: str = "auto"
+    """Where the valid actions come from (Discrete/MultiDiscrete only; invalid ones are never sampled): none;
+    obs:KEY (a Dict observation key, hidden from the network); info:KEY (the env's info); auto (obs:action_mask
+    if the observation has that key, else info:action_mask if the env reports it on reset, else none)."""
     histogram_every: int = 10
     """Write weight/gradient/action/advantage histograms every this many updates (0: never)."""
     video: bool = True
@@ -140,7 +145,13 @@ class ResolvedConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ResolvedConfig:
-        run = RunConfig(**data["run"])
+        """A saved config (config.json, a Ray worker's copy). Raises ConfigError for a bad action_mask.
+
+        Configs saved before ``action_mask`` existed trained without masking: they read as ``none`` (not the
+        default ``auto``), so such a run resumes, evaluates and exports with the network and policy it had.
+        """
+        run = RunConfig(**{"action_mask": "none", **data["run"]})
+        _check_action_mask(run)
         return cls(
             run=run,
             network=NetworkConfig(**data["network"]),
@@ -235,6 +246,7 @@ def resolve_config(algo: str, env_id: str, values: dict[str, Any]) -> ResolvedCo
             chosen[part][name] = [wrapper_spec(item) for item in value]
     built = {part: cls(**chosen[part]) for part, cls in parts.items()}
     _check_backend(built["run"])
+    _check_action_mask(built["run"])
     return ResolvedConfig(
         run=built["run"], network=built["network"], agent=built["agent"], preset=preset_name
     )
@@ -259,6 +271,14 @@ def _check_backend(run: RunConfig) -> None:
             f"num_envs={run.num_envs} does not split evenly over num_workers={run.num_workers}; "
             f"set --envs-per-worker, or a num_envs that is a multiple of num_workers."
         )
+
+
+def _check_action_mask(run: RunConfig) -> None:
+    """The action_mask setting parses (whether the env has such a mask is checked when the env is built)."""
+    try:
+        MaskSource.parse(run.action_mask)
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
 
 
 def _check_type(cls: type, name: str, value: Any) -> Any:

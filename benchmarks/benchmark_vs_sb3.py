@@ -6,14 +6,16 @@ time excluded on both sides), training time to the first deterministic evaluatio
 the case's threshold, the final evaluation return, process start → first rollout, and the tfpg/SB3 ratios.
 ``--case throughput`` trains tfpg alone in its many-env mode and compares it with the raw env's speed.
 
-SB3 and PyTorch come from the optional ``bench`` extra (``pip install -e .[bench]``); SB3 runs with one
-torch thread. tfpg runs through its real trainer (``agents.run.trainer.train``); its evaluation history is
-read back from the run's TensorBoard events. Results are printed and, with ``--out``, saved as JSON.
+SB3, sb3-contrib (MaskablePPO) and PyTorch come from the optional ``bench`` extra (``pip install -e
+.[bench]``); SB3 runs with one torch thread. tfpg runs through its real trainer (``agents.run.trainer.train``);
+its evaluation history is read back from the run's TensorBoard events. Results are printed and, with
+``--out``, saved as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import statistics
@@ -21,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -91,9 +94,20 @@ def run_sb3(case: dict, seed: int, eval_episodes: int, spawned_at: float) -> dic
     from stable_baselines3.common.evaluation import evaluate_policy
 
     kwargs = {k: (lambda f, v=v[1]: v * f) if isinstance(v, tuple) else v for k, v in case["sb3"].items()}
-    env = make_vec_env(case["env"], n_envs=case["num_envs"], seed=seed)
-    eval_env = make_vec_env(case["env"], n_envs=min(eval_episodes, 10), seed=seed + 10_000)
-    algo = {"ppo": PPO, "a2c": A2C}[case["algo"]]
+    env_fn = case["env"]
+    if "sb3_env" in case:  # an env class SB3 trains on instead of the registered id (sb3-contrib's own)
+        module, _, name = case["sb3_env"][0].partition(":")
+        env_fn = partial(getattr(importlib.import_module(module), name), **case["sb3_env"][1])
+    env = make_vec_env(env_fn, n_envs=case["num_envs"], seed=seed)
+    eval_env = make_vec_env(env_fn, n_envs=min(eval_episodes, 10), seed=seed + 10_000)
+    algo_name = case.get("sb3_algo", case["algo"])
+    if algo_name == "maskable_ppo":
+        from sb3_contrib import MaskablePPO
+        from sb3_contrib.common.maskable.evaluation import evaluate_policy  # acts with the eval env's masks
+
+        algo = MaskablePPO
+    else:
+        algo = {"ppo": PPO, "a2c": A2C}[algo_name]
     model = algo("MlpPolicy", env, seed=seed, device="cpu", **kwargs)
 
     class Clock(BaseCallback):
@@ -142,7 +156,14 @@ def raw_env_sps(env_id: str, num_envs: int, seconds: float = 2.0) -> float:
 
 
 # ------------------------------------------------------------------------------------------------ driver
-def spawn(framework: str, case_name: str, seed: int, eval_episodes: int, tfpg_set: list[str]) -> dict:
+def spawn(
+    framework: str,
+    case_name: str,
+    seed: int,
+    eval_episodes: int,
+    tfpg_set: list[str],
+    steps: int | None = None,
+) -> dict:
     cmd = [
         sys.executable,
         __file__,
@@ -157,6 +178,7 @@ def spawn(framework: str, case_name: str, seed: int, eval_episodes: int, tfpg_se
         "--spawned-at",
         repr(time.time()),
         *[f"--tfpg-set={text}" for text in tfpg_set],
+        *([f"--steps={steps}"] if steps else []),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
@@ -165,6 +187,11 @@ def spawn(framework: str, case_name: str, seed: int, eval_episodes: int, tfpg_se
             "error": (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
         }
     return json.loads(lines[-1][len("RESULT ") :])
+
+
+def with_steps(case: dict, steps: int | None) -> dict:
+    """The case with another step budget (``--steps``; None: its own)."""
+    return case if not steps else dict(case, steps=steps)
 
 
 def time_to_threshold(result: dict, threshold: float) -> tuple[float | None, int | None]:
@@ -184,14 +211,21 @@ def _fmt(value, spec=".0f"):
 
 
 def compare(
-    case_name: str, seeds: list[int], eval_episodes: int, frameworks: list[str], tfpg_set: list[str]
+    case_name: str,
+    seeds: list[int],
+    eval_episodes: int,
+    frameworks: list[str],
+    tfpg_set: list[str],
+    steps: int | None = None,
 ) -> dict:
-    case = CASES[case_name] if case_name != "throughput" else THROUGHPUT
+    case = with_steps(CASES[case_name] if case_name != "throughput" else THROUGHPUT, steps)
     rows = []
     for seed in seeds:  # A B A B: one tfpg run, then one SB3 run, per seed
         row = {"seed": seed}
         for framework in frameworks:
-            result = spawn(framework, case_name, seed, eval_episodes, tfpg_set)
+            load_before = os.getloadavg()[0]  # a shared machine: every figure comes with its load
+            result = spawn(framework, case_name, seed, eval_episodes, tfpg_set, steps)
+            result["load_avg"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
             result["ttt_s"], result["ttt_steps"] = time_to_threshold(result, case["threshold"])
             row[framework] = result
         rows.append(row)
@@ -199,6 +233,7 @@ def compare(
     summary = {
         "case": case_name,
         "env": case["env"],
+        "steps": case["steps"],
         "threshold": case["threshold"],
         "rows": rows,
         "raw_env_sps": raw_env_sps(case["env"], case["num_envs"]),
@@ -230,7 +265,8 @@ def print_row(row: dict, frameworks: list[str]) -> None:
             continue
         parts.append(
             f"{fw} sps {r['sps']:.0f} ttt {_fmt(r['ttt_s'], '.1f')}s@{_fmt(r['ttt_steps'], 'd')} "
-            f"final {r['final_return']:.1f} start {r['start_to_first_step_s']:.1f}s"
+            f"final {r['final_return']:.1f} start {r['start_to_first_step_s']:.1f}s "
+            f"load {r['load_avg'][0]:.1f}→{r['load_avg'][1]:.1f}"
         )
     if len(frameworks) == 2 and all("error" not in row[fw] for fw in frameworks):
         a, b = row["tfpg"], row["sb3"]
@@ -273,12 +309,15 @@ def main(argv: list[str] | None = None) -> int:
         metavar="FIELD=VALUE",
         help="extra tfpg config override for this case, repeatable (e.g. --tfpg-set jit_compile=true)",
     )
+    parser.add_argument(
+        "--steps", type=int, help="env steps per run instead of the case's budget (both frameworks alike)"
+    )
     parser.add_argument("--out", help="also write the results as JSON to this file")
     parser.add_argument("--worker", choices=["tfpg", "sb3"], help=argparse.SUPPRESS)
     parser.add_argument("--spawned-at", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        case = CASES.get(args.case, THROUGHPUT)
+        case = with_steps(CASES.get(args.case, THROUGHPUT), args.steps)
         case = dict(case, tfpg={**case["tfpg"], **dict(parse_override(text) for text in args.tfpg_set)})
         run = run_tfpg if args.worker == "tfpg" else run_sb3
         print(
@@ -289,13 +328,16 @@ def main(argv: list[str] | None = None) -> int:
     if "sb3" in frameworks:
         try:
             import stable_baselines3  # noqa: F401
+
+            if CASES.get(args.case, {}).get("sb3_algo") == "maskable_ppo":
+                import sb3_contrib  # noqa: F401
         except ImportError:
             print(
-                "error: SB3 is not installed; pip install -e '.[bench]' (or pass --tfpg-only)",
+                "error: SB3 / sb3-contrib is not installed; pip install -e '.[bench]' (or pass --tfpg-only)",
                 file=sys.stderr,
             )
             return 2
-    summary = compare(args.case, args.seeds, args.eval_episodes, frameworks, args.tfpg_set)
+    summary = compare(args.case, args.seeds, args.eval_episodes, frameworks, args.tfpg_set, args.steps)
     summary["tfpg_set"] = args.tfpg_set
     if args.out:
         Path(args.out).write_text(json.dumps(summary, indent=2) + "\n")

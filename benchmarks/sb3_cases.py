@@ -1,5 +1,10 @@
 """The cases ``benchmarks/benchmark_vs_sb3.py`` compares: one env, budget and threshold each, with the same
 hyperparameters written once for SB3 (its keyword arguments) and once for tfpg (config overrides).
+
+Optional keys: ``sb3_algo`` (an SB3 / sb3-contrib algorithm other than ``algo``, e.g. ``maskable_ppo``) and
+``sb3_env`` (``("module:Class", kwargs)``: SB3 trains on that class instead of ``env``). The masking cases
+train SB3 on sb3-contrib's own InvalidActionEnv* classes and tfpg on their look-alikes in envs/testing.py
+(same spaces, rewards, episode length and number of invalid actions; tfpg code never imports sb3-contrib).
 """
 
 # Each case: env, budget, threshold, SB3 algorithm + kwargs (RL-Zoo hyperparameters), and the same settings
@@ -87,6 +92,50 @@ CASES: dict[str, dict] = {
         ),
     ),
 }
+# MaskablePPO with SB3's defaults (1 env, n_steps 2048, batch 64, 10 epochs, lr 3e-4, γ 0.99, λ 0.95, clip
+# 0.2, max_grad_norm 0.5, vf_coef 0.5 = tfpg's 1.0), the setting of issue 13's reference measurement.
+_MASKABLE_SB3 = dict(n_steps=2048, batch_size=64, n_epochs=10, ent_coef=0.0)
+_MASKABLE_TFPG = dict(
+    num_steps=2048,
+    minibatch_size=64,
+    update_epochs=10,
+    learning_rate=3e-4,
+    anneal_lr=False,
+    gamma=0.99,
+    gae_lambda=0.95,
+    clip_range=0.2,
+    ent_coef=0.0,
+    vf_coef=1.0,  # SB3's default 0.5 on the full MSE
+    max_grad_norm=0.5,
+    action_mask="info",
+)
+CASES["maskable-discrete"] = dict(
+    env="tfpg-test/InvalidActionEnvDiscrete-v0",  # dim=80, n_invalid_actions=60, 100-step episodes
+    sb3_env=("sb3_contrib.common.envs:InvalidActionEnvDiscrete", dict(dim=80, n_invalid_actions=60)),
+    algo="ppo",
+    sb3_algo="maskable_ppo",
+    steps=20_480,
+    threshold=90.0,
+    eval_every=4096,
+    num_envs=1,
+    sb3=_MASKABLE_SB3,
+    tfpg=_MASKABLE_TFPG,
+)
+CASES["maskable-multidiscrete"] = dict(
+    env="tfpg-test/InvalidActionEnvMultiDiscrete-v0",  # dims=[20, 20], n_invalid_actions=30
+    sb3_env=(
+        "sb3_contrib.common.envs:InvalidActionEnvMultiDiscrete",
+        dict(dims=[20, 20], n_invalid_actions=30),
+    ),
+    algo="ppo",
+    sb3_algo="maskable_ppo",
+    steps=20_480,
+    threshold=90.0,
+    eval_every=4096,
+    num_envs=1,
+    sb3=_MASKABLE_SB3,
+    tfpg=_MASKABLE_TFPG,
+)
 THROUGHPUT = dict(
     env="CartPole-v1",
     algo="ppo",

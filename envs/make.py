@@ -16,6 +16,7 @@ from gymnasium.wrappers.vector import (
 )
 
 from envs.modes import VECTORIZATION_MODES
+from envs.wrappers import ActionMaskToInfo
 
 _TEST_NAMESPACE = "tfpg-test/"
 
@@ -33,10 +34,12 @@ def make_vector_env(
     env_kwargs: dict | None = None,
     render_mode: str | None = None,
     wrappers: list | None = None,
+    action_mask_key: str | None = None,
 ) -> VectorEnv:
     """Makes a vector env with episode statistics and optional observation/reward normalization.
 
-    Wrappers, innermost first: ``RecordEpisodeStatistics`` (so ``info["episode"]`` and its
+    Wrappers, innermost first: ``ActionMaskToInfo`` when ``action_mask_key`` names a key of a Dict
+    observation, ``RecordEpisodeStatistics`` (so ``info["episode"]`` and its
     ``info["_episode"]`` mask report raw returns and lengths), then ``NormalizeObservation`` plus a clip to
     ``[-clip_obs, clip_obs]``, then ``NormalizeReward``. The env always uses ``AutoresetMode.NEXT_STEP``: the
     step after a done step ignores the action and returns the reset observation with reward 0.
@@ -59,6 +62,8 @@ def make_vector_env(
         render_mode: Passed to the env, e.g. ``"rgb_array"``.
         wrappers: ``env -> env`` functions applied to every sub-env, innermost first (``envs.user``
             builds them from import paths); with ``"auto"`` vectorization they make it ``"sync"``.
+        action_mask_key: If the observation space is a Dict with this key, the action mask it holds moves
+            into ``info[action_mask_key]`` before anything else sees the observation (``ActionMaskToInfo``).
 
     Returns:
         The wrapped vector environment (not yet reset).
@@ -90,6 +95,9 @@ def make_vector_env(
         raise type(error)(_unknown_id_message(env_id, error)) from error
 
     _check_next_step_autoreset(env, env_id)
+    space = env.single_observation_space
+    if isinstance(space, gymnasium.spaces.Dict) and action_mask_key in space.spaces:
+        env = ActionMaskToInfo(env, action_mask_key)
     env = RecordEpisodeStatistics(env)
     if normalize_obs:
         env = _normalize_observations(env, env_id, clip_obs)

@@ -1,11 +1,16 @@
-"""Save, restore and freeze the running statistics of Gymnasium's normalization wrappers.
+"""Save, restore and freeze the running statistics of Gymnasium's normalization wrappers; and
+``ActionMaskToInfo``, which takes an action mask out of a Dict observation.
 
 The statistics are part of a trained agent (its inputs were scaled by them), so they go into checkpoints
 as plain arrays, and evaluation envs freeze them.
 """
 
+from typing import Any
+
 import numpy as np
+from gymnasium import spaces
 from gymnasium.vector import VectorEnv, VectorObservationWrapper, VectorWrapper
+from gymnasium.vector.utils import batch_space
 from gymnasium.wrappers.utils import RunningMeanStd
 from gymnasium.wrappers.vector import NormalizeObservation, NormalizeReward
 
@@ -17,7 +22,7 @@ _NORMALIZERS = {
 _STATS = ("mean", "var", "count")
 
 
-def _find(env: VectorEnv, cls: type) -> VectorWrapper | None:
+def find_wrapper(env: VectorEnv, cls: type) -> VectorWrapper | None:
     """Returns the outermost wrapper of type ``cls`` in ``env``'s chain, or ``None``."""
     while True:
         if isinstance(env, cls):
@@ -39,7 +44,7 @@ def get_normalization_state(env: VectorEnv) -> dict[str, np.ndarray]:
     """
     state = {}
     for prefix, (cls, attr) in _NORMALIZERS.items():
-        wrapper = _find(env, cls)
+        wrapper = find_wrapper(env, cls)
         if wrapper is None:
             continue
         rms: RunningMeanStd = getattr(wrapper, attr)
@@ -71,7 +76,7 @@ def set_normalization_state(env: VectorEnv, state: dict[str, np.ndarray]) -> Non
     for prefix, (cls, attr) in _NORMALIZERS.items():
         keys = [f"{prefix}_{stat}" for stat in _STATS]
         given = [key for key in keys if key in state]
-        wrapper = _find(env, cls)
+        wrapper = find_wrapper(env, cls)
         if wrapper is None:
             if given:
                 raise ValueError(f"State has {given} but the env has no {cls.__name__} wrapper.")
@@ -140,3 +145,64 @@ def observation_transform(env: VectorEnv):
         return observations
 
     return transform
+
+
+def strip_observation_space(space: spaces.Dict, key: str) -> spaces.Space:
+    """A Dict observation space without ``key``; a Dict left with a single key becomes that key's space.
+
+    Raises:
+        ValueError: ``key`` is the only key (nothing would be left to observe).
+    """
+    rest = {k: v for k, v in space.spaces.items() if k != key}
+    if not rest:
+        raise ValueError(
+            f"The observation space {space} holds nothing but the action mask {key!r}; the network needs "
+            f"something else to observe."
+        )
+    return next(iter(rest.values())) if len(rest) == 1 else spaces.Dict(rest)
+
+
+class ActionMaskToInfo(VectorWrapper):
+    """Moves an action mask from a Dict observation into ``info[key]`` (with presence flags ``info["_" + key]``).
+
+    Why at the env: everything after it — observation normalization (which needs a Box), the network, the
+    rollout buffers, evaluation, export — sees a plain observation, and the acting side reads every mask from
+    ``info`` the same way. The common ``{"observation": ..., "action_mask": ...}`` layout becomes the bare
+    ``observation``; a mask in ``info`` already under ``key`` is replaced by the observation's.
+
+    Args:
+        env: A vector env whose single observation space is a Dict with ``key``.
+        key: The mask's key.
+    """
+
+    def __init__(self, env: VectorEnv, key: str) -> None:
+        super().__init__(env)
+        space = env.single_observation_space
+        if not isinstance(space, spaces.Dict) or key not in space.spaces:
+            raise ValueError(
+                f"ActionMaskToInfo needs a Dict observation space with the key {key!r}, got {space}."
+            )
+        self.key = key
+        self.single_observation_space = strip_observation_space(space, key)
+        self.observation_space = batch_space(self.single_observation_space, env.num_envs)
+
+    def _move(self, obs: dict, info: dict) -> tuple[Any, dict]:
+        info = dict(info)
+        info[self.key] = obs[self.key]  # [N, size]
+        info["_" + self.key] = np.ones(self.num_envs, bool)
+        rest = {k: v for k, v in obs.items() if k != self.key}
+        return (next(iter(rest.values())) if len(rest) == 1 else rest), info
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        return self._move(*self.env.reset(seed=seed, options=options))
+
+    def step(self, actions):
+        obs, rewards, terminated, truncated, info = self.env.step(actions)
+        obs, info = self._move(obs, info)
+        return obs, rewards, terminated, truncated, info
+
+
+def moved_action_mask_key(env: VectorEnv) -> str | None:
+    """The key an ``ActionMaskToInfo`` in ``env``'s chain moves into ``info``, or None."""
+    wrapper = find_wrapper(env, ActionMaskToInfo)
+    return None if wrapper is None else wrapper.key

@@ -5,53 +5,93 @@ the action space (see `make_distribution`) knows how to read it. Everything here
 Sampling draws randomness only from the `tf.random.Generator` passed in, so checkpointing that generator
 makes a run reproducible. Categoricals sample with the Gumbel-max trick (Gumbel, 1954; Maddison et al.,
 2014): argmax(logits + G), G = -log(-log U), U ~ Uniform(0, 1).
+
+Action masking (Categorical and MultiCategorical only). Every method takes an optional ``mask``: bool, the
+same shape as ``params`` ([B, n] for Discrete(n); for MultiDiscrete(nvec) one flat [B, sum(nvec)] mask, the
+per-dimension masks concatenated in the order of the logits, as sb3-contrib's MaskablePPO takes it); True
+marks a valid action. Invalid logits are replaced by ``MASKED_LOGIT``, a large finite negative number (not
+-inf: no inf - inf or 0 * inf anywhere, in values or gradients), so sampling, mode, log-prob, entropy and KL
+are those of the distribution renormalized over the valid actions; the gradient wrt an invalid logit is 0.
+Each row (each dimension, for MultiDiscrete) must have at least one valid action; the caller checks that
+(agents/experience/masks.py). Gaussians and Bernoulli refuse a mask (ValueError). ``mask=None`` is the
+unmasked distribution, unchanged.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import gymnasium as gym
 import numpy as np
 import tensorflow as tf
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+Mask = tf.Tensor | None  # bool [B, param_size], True = valid action; None = no masking
 # Smallest positive float32, so that log(U) stays finite.
 _TINY = float(np.finfo(np.float32).tiny)
+MASKED_LOGIT = -1e9
+"""The logit of an invalid action. Finite, and far below any real logit plus Gumbel noise (G < 17 for
+U < 1 in float32), so an invalid action is never the Gumbel-max or the argmax, and exp(MASKED_LOGIT - max)
+is exactly 0 in float32: log-probs of valid actions equal those of the renormalized valid-only softmax."""
+
+
+def mask_logits(logits: tf.Tensor, mask: tf.Tensor | None) -> tf.Tensor:
+    """logits where mask is True, MASKED_LOGIT elsewhere (logits itself when mask is None). [B, n] → [B, n].
+
+    tf.where passes no gradient to the replaced entries, so d(anything)/d(invalid logit) = 0.
+    """
+    if mask is None:
+        return logits
+    return tf.where(tf.cast(mask, tf.bool), logits, tf.constant(MASKED_LOGIT, logits.dtype))
+
+
+def _refuse_mask(distribution: object, mask: tf.Tensor | None) -> None:
+    if mask is not None:
+        raise ValueError(
+            f"{type(distribution).__name__} actions cannot be masked: action masking applies to Discrete and "
+            f"MultiDiscrete action spaces only. Set action_mask=none for this env."
+        )
 
 
 # ----------------------------------------------------------------------------------------- categorical
-def categorical_log_prob(logits: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
-    """log softmax(logits)[action]. logits [B, n], actions [B] int → [B]."""
-    log_p = tf.nn.log_softmax(logits, axis=-1)
+# mask: None, or bool [B, n] (True = valid); see the module docstring.
+def categorical_log_prob(logits: tf.Tensor, actions: tf.Tensor, mask: tf.Tensor | None = None) -> tf.Tensor:
+    """log softmax(logits)[action] (over the valid actions). logits [B, n], actions [B] int → [B]."""
+    log_p = tf.nn.log_softmax(mask_logits(logits, mask), axis=-1)
     return tf.gather(log_p, tf.cast(actions, tf.int32), axis=-1, batch_dims=1)
 
 
-def categorical_entropy(logits: tf.Tensor) -> tf.Tensor:
-    """-Σ p log p. logits [B, n] → [B]."""
-    log_p = tf.nn.log_softmax(logits, axis=-1)
-    # multiply_no_nan: a masked logit (-inf) has p = 0 and contributes 0, not 0 * -inf = nan.
+def categorical_entropy(logits: tf.Tensor, mask: tf.Tensor | None = None) -> tf.Tensor:
+    """-Σ p log p (over the valid actions: their p is exactly 0). logits [B, n] → [B]."""
+    log_p = tf.nn.log_softmax(mask_logits(logits, mask), axis=-1)
+    # multiply_no_nan: a -inf logit has p = 0 and contributes 0, not 0 * -inf = nan.
     return -tf.reduce_sum(tf.math.multiply_no_nan(log_p, tf.exp(log_p)), axis=-1)
 
 
-def categorical_kl(logits_p: tf.Tensor, logits_q: tf.Tensor) -> tf.Tensor:
-    """KL(p || q) = Σ p (log p - log q). logits [B, n] → [B]."""
-    log_p = tf.nn.log_softmax(logits_p, axis=-1)
-    log_q = tf.nn.log_softmax(logits_q, axis=-1)
+def categorical_kl(logits_p: tf.Tensor, logits_q: tf.Tensor, mask: tf.Tensor | None = None) -> tf.Tensor:
+    """KL(p || q) = Σ p (log p - log q), both restricted to the same valid actions. logits [B, n] → [B]."""
+    log_p = tf.nn.log_softmax(mask_logits(logits_p, mask), axis=-1)
+    log_q = tf.nn.log_softmax(mask_logits(logits_q, mask), axis=-1)
     return tf.reduce_sum(tf.math.multiply_no_nan(log_p - log_q, tf.exp(log_p)), axis=-1)
 
 
-def categorical_sample(logits: tf.Tensor, generator: tf.random.Generator) -> tf.Tensor:
-    """Gumbel-max sample. logits [B, n] → [B] int32."""
+def categorical_sample(
+    logits: tf.Tensor, generator: tf.random.Generator, mask: tf.Tensor | None = None
+) -> tf.Tensor:
+    """Gumbel-max sample (a valid action). logits [B, n] → [B] int32.
+
+    Draws the same noise with or without a mask, so a masked rollout consumes the generator identically.
+    """
     u = generator.uniform(tf.shape(logits), minval=_TINY, maxval=1.0, dtype=logits.dtype)
     gumbel = -tf.math.log(-tf.math.log(u))
-    return tf.argmax(logits + gumbel, axis=-1, output_type=tf.int32)
+    return tf.argmax(mask_logits(logits, mask) + gumbel, axis=-1, output_type=tf.int32)
 
 
-def categorical_mode(logits: tf.Tensor) -> tf.Tensor:
-    """argmax. logits [B, n] → [B] int32."""
-    return tf.argmax(logits, axis=-1, output_type=tf.int32)
+def categorical_mode(logits: tf.Tensor, mask: tf.Tensor | None = None) -> tf.Tensor:
+    """argmax (over the valid actions). logits [B, n] → [B] int32."""
+    return tf.argmax(mask_logits(logits, mask), axis=-1, output_type=tf.int32)
 
 
 # -------------------------------------------------------------------------------------------- gaussian
@@ -141,30 +181,32 @@ def bernoulli_mode(logits: tf.Tensor) -> tf.Tensor:
 
 
 # ----------------------------------------------------------------------------------------- dataclasses
+# Every method takes ``mask`` (see the module docstring); only the categoricals accept one that is not None.
 @dataclass(frozen=True)
 class Categorical:
-    """Discrete(n) actions in [0, n). params: logits [B, n]; actions [B] int32."""
+    """Discrete(n) actions in [0, n). params: logits [B, n]; actions [B] int32; mask: None or bool [B, n]."""
 
     n: int
+    maskable: ClassVar[bool] = True
 
     @property
     def param_size(self) -> int:
         return self.n
 
-    def sample(self, params: tf.Tensor, generator: tf.random.Generator) -> tf.Tensor:
-        return categorical_sample(params, generator)
+    def sample(self, params: tf.Tensor, generator: tf.random.Generator, mask: Mask = None) -> tf.Tensor:
+        return categorical_sample(params, generator, mask)
 
-    def mode(self, params: tf.Tensor) -> tf.Tensor:
-        return categorical_mode(params)
+    def mode(self, params: tf.Tensor, mask: Mask = None) -> tf.Tensor:
+        return categorical_mode(params, mask)
 
-    def log_prob(self, params: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
-        return categorical_log_prob(params, actions)
+    def log_prob(self, params: tf.Tensor, actions: tf.Tensor, mask: Mask = None) -> tf.Tensor:
+        return categorical_log_prob(params, actions, mask)
 
-    def entropy(self, params: tf.Tensor) -> tf.Tensor:
-        return categorical_entropy(params)
+    def entropy(self, params: tf.Tensor, mask: Mask = None) -> tf.Tensor:
+        return categorical_entropy(params, mask)
 
-    def kl(self, params_p: tf.Tensor, params_q: tf.Tensor) -> tf.Tensor:
-        return categorical_kl(params_p, params_q)
+    def kl(self, params_p: tf.Tensor, params_q: tf.Tensor, mask: Mask = None) -> tf.Tensor:
+        return categorical_kl(params_p, params_q, mask)
 
 
 @dataclass(frozen=True)
@@ -172,28 +214,30 @@ class DiagGaussian:
     """1-D Box(dim) actions. params: concat([mean, log_std], -1) [B, 2*dim]; actions [B, dim] float32."""
 
     dim: int
+    maskable: ClassVar[bool] = False
 
     @property
     def param_size(self) -> int:
         return 2 * self.dim
 
-    def _split(self, params: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def _split(self, params: tf.Tensor, mask: Mask = None) -> tuple[tf.Tensor, tf.Tensor]:
+        _refuse_mask(self, mask)
         return params[..., : self.dim], params[..., self.dim :]
 
-    def sample(self, params: tf.Tensor, generator: tf.random.Generator) -> tf.Tensor:
-        return gaussian_sample(*self._split(params), generator)
+    def sample(self, params: tf.Tensor, generator: tf.random.Generator, mask: Mask = None) -> tf.Tensor:
+        return gaussian_sample(*self._split(params, mask), generator)
 
-    def mode(self, params: tf.Tensor) -> tf.Tensor:
-        return self._split(params)[0]
+    def mode(self, params: tf.Tensor, mask: Mask = None) -> tf.Tensor:
+        return self._split(params, mask)[0]
 
-    def log_prob(self, params: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
-        return gaussian_log_prob(*self._split(params), actions)
+    def log_prob(self, params: tf.Tensor, actions: tf.Tensor, mask: Mask = None) -> tf.Tensor:
+        return gaussian_log_prob(*self._split(params, mask), actions)
 
-    def entropy(self, params: tf.Tensor) -> tf.Tensor:
-        return gaussian_entropy(self._split(params)[1])
+    def entropy(self, params: tf.Tensor, mask: Mask = None) -> tf.Tensor:
+        return gaussian_entropy(self._split(params, mask)[1])
 
-    def kl(self, params_p: tf.Tensor, params_q: tf.Tensor) -> tf.Tensor:
-        return gaussian_kl(*self._split(params_p), *self._split(params_q))
+    def kl(self, params_p: tf.Tensor, params_q: tf.Tensor, mask: Mask = None) -> tf.Tensor:
+        return gaussian_kl(*self._split(params_p, mask), *self._split(params_q))
 
 
 @dataclass(frozen=True)
@@ -209,6 +253,7 @@ class SquashedDiagGaussian:
 
     low: tuple[float, ...]
     high: tuple[float, ...]
+    maskable: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "low", tuple(float(x) for x in self.low))
@@ -222,35 +267,40 @@ class SquashedDiagGaussian:
     def param_size(self) -> int:
         return 2 * self.dim
 
-    def _split(self, params: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def _split(self, params: tf.Tensor, mask: Mask = None) -> tuple[tf.Tensor, tf.Tensor]:
+        _refuse_mask(self, mask)
         return params[..., : self.dim], params[..., self.dim :]
 
     def _squash(self, u: tf.Tensor) -> tf.Tensor:
         low, high = tf.constant(self.low, u.dtype), tf.constant(self.high, u.dtype)
         return (high + low) / 2.0 + (high - low) / 2.0 * tf.tanh(u)
 
-    def sample(self, params: tf.Tensor, generator: tf.random.Generator) -> tf.Tensor:
-        return self._squash(gaussian_sample(*self._split(params), generator))
+    def sample(self, params: tf.Tensor, generator: tf.random.Generator, mask: Mask = None) -> tf.Tensor:
+        return self._squash(gaussian_sample(*self._split(params, mask), generator))
 
-    def mode(self, params: tf.Tensor) -> tf.Tensor:
-        return self._squash(self._split(params)[0])
+    def mode(self, params: tf.Tensor, mask: Mask = None) -> tf.Tensor:
+        return self._squash(self._split(params, mask)[0])
 
-    def log_prob(self, params: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
+    def log_prob(self, params: tf.Tensor, actions: tf.Tensor, mask: Mask = None) -> tf.Tensor:
         low, high = tf.constant(self.low, params.dtype), tf.constant(self.high, params.dtype)
-        return squashed_gaussian_log_prob(*self._split(params), actions, low, high)
+        return squashed_gaussian_log_prob(*self._split(params, mask), actions, low, high)
 
-    def entropy(self, params: tf.Tensor) -> tf.Tensor:
-        return gaussian_entropy(self._split(params)[1])
+    def entropy(self, params: tf.Tensor, mask: Mask = None) -> tf.Tensor:
+        return gaussian_entropy(self._split(params, mask)[1])
 
-    def kl(self, params_p: tf.Tensor, params_q: tf.Tensor) -> tf.Tensor:
-        return gaussian_kl(*self._split(params_p), *self._split(params_q))
+    def kl(self, params_p: tf.Tensor, params_q: tf.Tensor, mask: Mask = None) -> tf.Tensor:
+        return gaussian_kl(*self._split(params_p, mask), *self._split(params_q))
 
 
 @dataclass(frozen=True)
 class MultiCategorical:
-    """MultiDiscrete(nvec) actions. params: concatenated logits [B, sum(nvec)]; actions [B, D] int32."""
+    """MultiDiscrete(nvec) actions. params: concatenated logits [B, sum(nvec)]; actions [B, D] int32.
+
+    mask: None or one flat bool [B, sum(nvec)], split like the logits (dimension i's n_i entries in order).
+    """
 
     nvec: tuple[int, ...]
+    maskable: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "nvec", tuple(int(n) for n in self.nvec))
@@ -259,24 +309,26 @@ class MultiCategorical:
     def param_size(self) -> int:
         return sum(self.nvec)
 
-    def _split(self, params: tf.Tensor) -> list[tf.Tensor]:
-        return tf.split(params, list(self.nvec), axis=-1)  # D x [B, n_i]
+    def _split(self, params: tf.Tensor, mask: Mask = None) -> list[tf.Tensor]:
+        """D x [B, n_i] logits, invalid ones already MASKED_LOGIT. The flat logits are masked before the split
+        (not each part): TFLite has no split of bool tensors, so an exported model masks this way too."""
+        return tf.split(mask_logits(params, mask), list(self.nvec), axis=-1)
 
-    def sample(self, params: tf.Tensor, generator: tf.random.Generator) -> tf.Tensor:
-        return tf.stack([categorical_sample(lg, generator) for lg in self._split(params)], axis=-1)
+    def sample(self, params: tf.Tensor, generator: tf.random.Generator, mask: Mask = None) -> tf.Tensor:
+        return tf.stack([categorical_sample(lg, generator) for lg in self._split(params, mask)], axis=-1)
 
-    def mode(self, params: tf.Tensor) -> tf.Tensor:
-        return tf.stack([categorical_mode(lg) for lg in self._split(params)], axis=-1)
+    def mode(self, params: tf.Tensor, mask: Mask = None) -> tf.Tensor:
+        return tf.stack([categorical_mode(lg) for lg in self._split(params, mask)], axis=-1)
 
-    def log_prob(self, params: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
-        logits = self._split(params)
-        return tf.add_n([categorical_log_prob(lg, actions[:, i]) for i, lg in enumerate(logits)])
+    def log_prob(self, params: tf.Tensor, actions: tf.Tensor, mask: Mask = None) -> tf.Tensor:
+        logits = enumerate(self._split(params, mask))
+        return tf.add_n([categorical_log_prob(lg, actions[:, i]) for i, lg in logits])
 
-    def entropy(self, params: tf.Tensor) -> tf.Tensor:
-        return tf.add_n([categorical_entropy(lg) for lg in self._split(params)])
+    def entropy(self, params: tf.Tensor, mask: Mask = None) -> tf.Tensor:
+        return tf.add_n([categorical_entropy(lg) for lg in self._split(params, mask)])
 
-    def kl(self, params_p: tf.Tensor, params_q: tf.Tensor) -> tf.Tensor:
-        pairs = zip(self._split(params_p), self._split(params_q), strict=True)
+    def kl(self, params_p: tf.Tensor, params_q: tf.Tensor, mask: Mask = None) -> tf.Tensor:
+        pairs = zip(self._split(params_p, mask), self._split(params_q, mask), strict=True)
         return tf.add_n([categorical_kl(p, q) for p, q in pairs])
 
 
@@ -285,24 +337,30 @@ class Bernoulli:
     """MultiBinary(n) actions. params: logits [B, n]; actions [B, n] int32 in {0, 1}."""
 
     n: int
+    maskable: ClassVar[bool] = False
 
     @property
     def param_size(self) -> int:
         return self.n
 
-    def sample(self, params: tf.Tensor, generator: tf.random.Generator) -> tf.Tensor:
+    def sample(self, params: tf.Tensor, generator: tf.random.Generator, mask: Mask = None) -> tf.Tensor:
+        _refuse_mask(self, mask)
         return bernoulli_sample(params, generator)
 
-    def mode(self, params: tf.Tensor) -> tf.Tensor:
+    def mode(self, params: tf.Tensor, mask: Mask = None) -> tf.Tensor:
+        _refuse_mask(self, mask)
         return bernoulli_mode(params)
 
-    def log_prob(self, params: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
+    def log_prob(self, params: tf.Tensor, actions: tf.Tensor, mask: Mask = None) -> tf.Tensor:
+        _refuse_mask(self, mask)
         return bernoulli_log_prob(params, actions)
 
-    def entropy(self, params: tf.Tensor) -> tf.Tensor:
+    def entropy(self, params: tf.Tensor, mask: Mask = None) -> tf.Tensor:
+        _refuse_mask(self, mask)
         return bernoulli_entropy(params)
 
-    def kl(self, params_p: tf.Tensor, params_q: tf.Tensor) -> tf.Tensor:
+    def kl(self, params_p: tf.Tensor, params_q: tf.Tensor, mask: Mask = None) -> tf.Tensor:
+        _refuse_mask(self, mask)
         return bernoulli_kl(params_p, params_q)
 
 

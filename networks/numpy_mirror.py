@@ -10,6 +10,10 @@ The mirror is a set of dispatch tables, one entry per layer or distribution type
 once and returns ``None`` (mirrored) or the reason it is not (e.g. an image encoder): that is the policy's
 explicit choice between this path and the TF path. The TF path stays the reference: tests check that both give
 the same parameters, values, samples (given the same noise), modes and log-probs.
+
+Action masks (bool [B, param_size], True = valid; Categorical and MultiCategorical only): ``MirroredDistribution``
+sets invalid logits to ``MASKED_LOGIT`` exactly as the TF distributions do (``np.where`` on float32, the same
+constant) and then runs the unmasked mirror, so given the same noise both paths pick the same valid actions.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from networks.distributions import Bernoulli, Categorical, DiagGaussian, MultiCategorical
+from networks.distributions import MASKED_LOGIT, Bernoulli, Categorical, DiagGaussian, MultiCategorical
 from networks.encoders import DictEncoder, FlattenCast, MultiOneHot, OneHot
 from networks.heads import (
     LOG_STD_BOUNDS,
@@ -329,7 +333,10 @@ DISTRIBUTIONS: dict[type, object] = {
 
 
 class MirroredDistribution:
-    """sample / mode / log_prob of one distribution in NumPy; ``noise_kind`` says what ``sample`` consumes."""
+    """sample / mode / log_prob of one distribution in NumPy; ``noise_kind`` says what ``sample`` consumes.
+
+    ``mask``: None, or bool [B, P] (True = valid action) for the distributions whose ``maskable`` is True.
+    """
 
     def __init__(self, distribution) -> None:
         self._distribution = distribution
@@ -337,16 +344,27 @@ class MirroredDistribution:
         self.noise_kind: tuple[str, int] = (self._mirror.noise, self._mirror.width(distribution))
         """("gumbel_uniform" | "uniform" | "normal", width): the noise per env that ``sample`` needs."""
 
-    def sample(self, params: Array, noise: Array) -> Array:
+    def _masked(self, params: Array, mask: Array | None) -> Array:
+        """params with invalid logits set to MASKED_LOGIT, as ``distributions.mask_logits`` does."""
+        if mask is None:
+            return params
+        if not getattr(self._distribution, "maskable", False):
+            raise ValueError(
+                f"{type(self._distribution).__name__} actions cannot be masked: action masking applies to "
+                f"Discrete and MultiDiscrete action spaces only. Set action_mask=none for this env."
+            )
+        return np.where(mask, params, np.float32(MASKED_LOGIT)).astype(params.dtype, copy=False)
+
+    def sample(self, params: Array, noise: Array, mask: Array | None = None) -> Array:
         """Actions from params [B, P] and noise [B, width]; the same rule as the TF samplers."""
-        return self._mirror.sample(self._distribution, params, noise)
+        return self._mirror.sample(self._distribution, self._masked(params, mask), noise)
 
-    def mode(self, params: Array) -> Array:
-        return self._mirror.mode(self._distribution, params)
+    def mode(self, params: Array, mask: Array | None = None) -> Array:
+        return self._mirror.mode(self._distribution, self._masked(params, mask))
 
-    def log_prob(self, params: Array, actions: Array) -> Array:
-        """log π(actions) [B]."""
-        return self._mirror.log_prob(self._distribution, params, actions)
+    def log_prob(self, params: Array, actions: Array, mask: Array | None = None) -> Array:
+        """log π(actions) [B] (renormalized over the valid actions under a mask)."""
+        return self._mirror.log_prob(self._distribution, self._masked(params, mask), actions)
 
 
 # --- the policy's decision ----------------------------------------------------------------------------------

@@ -116,3 +116,29 @@ def test_workers_that_cannot_all_get_cpus_are_refused_and_worker_cpus_must_be_po
         check_cpus(ray_cluster, 4 * 1.0)
     with pytest.raises(ConfigError, match="worker_cpus must be above 0"):
         resolve_config("ppo", "CartPole-v1", {"backend": "ray", "worker_cpus": 0})
+
+
+def test_workers_act_with_their_own_envs_action_masks(ray_cluster):
+    """Issue 13: workers build their policy from the config, resolve the same mask source, read their envs'
+    masks and ship them in the rollout, which joins along the env axis like every other field."""
+    from agents.experience.masks import invalid_action_flags
+    from envs.testing import INVALID_ACTION_MULTI_ID  # MultiDiscrete([6, 6]), mask in info, 4 of 12 valid
+
+    config = resolve_config("ppo", INVALID_ACTION_MULTI_ID,
+                            {**SMALL, "backend": "ray", "worker_timeout_s": 120})  # fmt: skip
+    env = make_env(config, 4, seed=3)
+    policy = make_policy(config, env, seed=3)
+    remote = RayRolloutCollector(config, env, policy, seed=3)
+    try:
+        rollout, _, _ = remote.collect(None)
+    finally:
+        remote.close()
+        env.close()
+    assert rollout.action_mask.shape == (16, 4, 12) and rollout.action_mask.dtype == bool
+    assert len({row.tobytes() for row in rollout.action_mask[0]}) == 4  # each env its own
+    assert not invalid_action_flags(rollout.action_mask, rollout.actions, policy.action_space).any()
+    assert (rollout.rewards > -10).all()  # the envs' own verdict: no invalid action
+    # Each stored mask belongs to the observation of its row: the right action (= the state) is valid.
+    right = rollout.observations + np.array([0, 6])  # flat index of each dimension's right entry
+    used = rollout.valid > 0
+    assert np.take_along_axis(rollout.action_mask, right, axis=-1)[used].all()

@@ -65,11 +65,15 @@ class LearnerCore:
     # --- inside the compiled update ----------------------------------------------------------------------
 
     def evaluate_actions(self, minibatch: Mapping[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        """(log π(actions) [B], entropy [B], V(obs) [B]) of a minibatch under the current weights."""
+        """(log π(actions) [B], entropy [B], V(obs) [B]) of a minibatch under the current weights.
+
+        With action masking, both are over the actions that were valid when the step was acted (the rollout's
+        ``action_mask`` [B, size]), not the env's current mask.
+        """
         out = self.model(minibatch["observations"], training=True)
-        params = out["policy"]
-        log_prob = self.distribution.log_prob(params, minibatch["actions"])
-        return log_prob, self.distribution.entropy(params), out["value"]
+        params, mask = out["policy"], minibatch.get("action_mask")
+        log_prob = self.distribution.log_prob(params, minibatch["actions"], mask)
+        return log_prob, self.distribution.entropy(params, mask), out["value"]
 
     @staticmethod
     def clip_and_apply(grads, variables, optimizer, max_norm: float) -> tf.Tensor:

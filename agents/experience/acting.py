@@ -12,6 +12,11 @@ explicitly (``networks.numpy_mirror.mirror_support``):
                      TF call costs more than a small MLP's whole forward pass in NumPy);
     ``TFActor``      calls the compiled TF sampler (image encoders and anything else the mirror lacks).
 The collector only calls ``act`` and ``finish``; it never looks inside.
+
+Action masking (``action_masks``, see agents/experience/masks.py): both actors read the env's mask off each
+step's ``info``, sample only valid actions with it and return it as the per-step field ``action_mask``, which
+``Policy`` adds to its schema; the learner's ``evaluate_actions`` then uses that behaviour-time mask. The
+compiled TF functions take the mask as a second input (fixed signature, traced once).
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ import gymnasium as gym
 import numpy as np
 import tensorflow as tf
 
-from agents.experience.schema import ArraySpec, rollout_schema
+from agents.experience.masks import ActionMasks
+from agents.experience.schema import ArraySpec, Field, rollout_schema
 from networks import ActorCritic, action_spec, observation_spec
 from networks.numpy_mirror import MirroredDistribution, mirror, mirror_support
 
@@ -61,6 +67,10 @@ class Snapshot:
         return cls([w.numpy() for w in outputs["weights"]], None if noise is None else noise.numpy())
 
 
+def _num_envs(obs) -> int:
+    return len(next(iter(obs.values())) if isinstance(obs, dict) else obs)
+
+
 def _cast_like(obs, spec):
     """NumPy observations in the dtype the compiled signature expects (normalizers return float64)."""
     if isinstance(spec, dict):
@@ -76,10 +86,16 @@ class Policy:
         mirror_reason: None when rollouts act through the NumPy mirror, else why they use the TF path.
         use_mirror: act from the NumPy mirror when it exists (True) or always through TF (False, e.g. to
             compare the two).
+        action_masks: reads each step's action mask from the env's info (None: no masking).
     """
 
     def __init__(
-        self, model: ActorCritic, observation_space: gym.Space, action_space: gym.Space, seed: int
+        self,
+        model: ActorCritic,
+        observation_space: gym.Space,
+        action_space: gym.Space,
+        seed: int,
+        action_masks: ActionMasks | None = None,
     ) -> None:
         self.model = model
         self.observation_space = observation_space
@@ -92,11 +108,18 @@ class Policy:
         self.schema = rollout_schema(
             observation_space, ArraySpec(self.action_spec.shape[1:], self.action_dtype)
         )
+        self.action_masks = action_masks
+        mask_spec = []  # the compiled sample/mode functions' second input when masking is on
+        if action_masks is not None:
+            # The env's mask at acting time, bool [size] per env and step; the update evaluates under it.
+            self.schema = self.schema.extend(Field("action_mask", ArraySpec((action_masks.size,), bool)))
+            mask_spec = [tf.TensorSpec([None, action_masks.size], tf.bool)]
         self.mirror_reason = mirror_support(model)
         self.use_mirror = self.mirror_reason is None
         self._noise_kind = MirroredDistribution(self.distribution).noise_kind if self.use_mirror else None
-        self._sample = tf.function(self._sample_graph, input_signature=[self.obs_spec], autograph=False)
-        self._mode = tf.function(self._mode_graph, input_signature=[self.obs_spec], autograph=False)
+        signature = [self.obs_spec, *mask_spec]
+        self._sample = tf.function(self._sample_graph, input_signature=signature, autograph=False)
+        self._mode = tf.function(self._mode_graph, input_signature=signature, autograph=False)
         self._value = tf.function(self._value_graph, input_signature=[self.obs_spec], autograph=False)
         self._snapshot = tf.function(
             self._snapshot_graph, input_signature=[tf.TensorSpec([2], tf.int32)], autograph=False
@@ -104,27 +127,60 @@ class Policy:
 
     # --- the TF reference path ---------------------------------------------------------------------------
 
-    def _sample_graph(self, obs):
+    def _sample_graph(self, obs, mask=None):
         out = self.model(obs, training=False)
-        actions = self.distribution.sample(out["policy"], self.generator)
-        return actions, self.distribution.log_prob(out["policy"], actions), out["value"]
+        actions = self.distribution.sample(out["policy"], self.generator, mask)
+        return actions, self.distribution.log_prob(out["policy"], actions, mask), out["value"]
 
-    def _mode_graph(self, obs):
-        return self.distribution.mode(self.model(obs, training=False)["policy"])
+    def _mode_graph(self, obs, mask=None):
+        return self.distribution.mode(self.model(obs, training=False)["policy"], mask)
 
     def _value_graph(self, obs):
         return self.model(obs, training=False)["value"]
 
-    def act(self, obs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Sampled actions [N, ...], their log-probs [N] and values [N] for a batch of observations."""
-        actions, log_probs, values = self._sample(_cast_like(obs, self.obs_spec))
+    def _inputs(self, obs, action_mask) -> list:
+        """The compiled sample/mode functions' arguments: observations, and the mask when masking is on."""
+        inputs = [_cast_like(obs, self.obs_spec)]
+        if self.action_masks is not None:
+            if action_mask is None:
+                raise ValueError(
+                    f"This policy masks actions (action_mask={self.action_masks.source}): pass the env's "
+                    f"info (or action_mask, bool [N, {self.action_masks.size}]) with the observations."
+                )
+            inputs.append(np.asarray(action_mask, bool))
+        return inputs
+
+    def action_mask(self, obs, info: dict | None, where: str) -> np.ndarray | None:
+        """The env's action mask bool [N, size] for ``obs`` from its step's ``info`` (None without masking)."""
+        if self.action_masks is None or info is None:
+            return None
+        return self.action_masks(info, _num_envs(obs), where)
+
+    def act(self, obs, action_mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sampled actions [N, ...], their log-probs [N] and values [N] for a batch of observations.
+
+        ``action_mask`` (bool [N, size], True = valid) is required when the policy masks actions.
+        """
+        actions, log_probs, values = self._sample(*self._inputs(obs, action_mask))
         return actions.numpy(), log_probs.numpy(), values.numpy()
 
-    def predict(self, obs, deterministic: bool = True) -> np.ndarray:
-        """Actions only: the distribution's mode when deterministic, a sample otherwise."""
+    def predict(
+        self,
+        obs,
+        deterministic: bool = True,
+        info: dict | None = None,
+        action_mask: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Actions only: the distribution's mode when deterministic, a sample otherwise.
+
+        A masking policy needs the valid actions: ``action_mask`` (bool [N, size]) or the ``info`` of the env
+        step that returned ``obs`` (the mask is read from it as in training).
+        """
+        if action_mask is None:
+            action_mask = self.action_mask(obs, info, "a prediction step")
         if deterministic:
-            return self._mode(_cast_like(obs, self.obs_spec)).numpy()
-        return self.act(obs)[0]
+            return self._mode(*self._inputs(obs, action_mask)).numpy()
+        return self.act(obs, action_mask)[0]
 
     def value(self, obs) -> np.ndarray:
         """V(obs) [N]."""
@@ -197,11 +253,12 @@ class MirrorActor:
         if self._t == len(self._noise):  # asked for more steps than planned: draw another rollout's worth
             self._noise, self._t = self._policy.snapshot(*self._noise.shape[:2]).noise, 0
         noise = self._noise[self._t]  # [N, width]
+        mask = self._policy.action_mask(obs, info, f"rollout step {self._t}")  # [N, size] or None
         self._t += 1
         params, values = self._network.forward(_cast_like(obs, self._policy.obs_spec))
-        actions = self._distribution.sample(params, noise).astype(self._policy.action_dtype)
-        log_probs = self._distribution.log_prob(params, actions)
-        return {"actions": actions, "log_probs": log_probs, "values": values}
+        actions = self._distribution.sample(params, noise, mask).astype(self._policy.action_dtype)
+        log_probs = self._distribution.log_prob(params, actions, mask)
+        return _with_mask({"actions": actions, "log_probs": log_probs, "values": values}, mask)
 
     def finish(self, obs, info: dict, episode_start: np.ndarray) -> dict[str, np.ndarray]:
         return {"last_values": self._network.forward(_cast_like(obs, self._policy.obs_spec))[1]}
@@ -212,10 +269,20 @@ class TFActor:
 
     def __init__(self, policy: Policy) -> None:
         self._policy = policy
+        self._t = 0
 
     def act(self, obs, info: dict, episode_start: np.ndarray) -> dict[str, np.ndarray]:
-        actions, log_probs, values = self._policy.act(obs)
-        return {"actions": actions, "log_probs": log_probs, "values": values}
+        mask = self._policy.action_mask(obs, info, f"rollout step {self._t}")  # [N, size] or None
+        self._t += 1
+        actions, log_probs, values = self._policy.act(obs, mask)
+        return _with_mask({"actions": actions, "log_probs": log_probs, "values": values}, mask)
 
     def finish(self, obs, info: dict, episode_start: np.ndarray) -> dict[str, np.ndarray]:
         return {"last_values": self._policy.value(obs)}
+
+
+def _with_mask(out: dict[str, np.ndarray], mask: np.ndarray | None) -> dict[str, np.ndarray]:
+    """The actor's per-step fields, with the mask it acted under when masking is on."""
+    if mask is not None:
+        out["action_mask"] = mask
+    return out

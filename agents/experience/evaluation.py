@@ -11,7 +11,7 @@ from agents.experience.collector import env_action_transform
 
 
 def evaluate(
-    predict: Callable[[object], np.ndarray],
+    predict: Callable[..., np.ndarray],
     env: gym.vector.VectorEnv,
     episodes: int,
     seed: int | None = None,
@@ -22,7 +22,9 @@ def evaluate(
     over-represented as they would be if the first ``episodes`` to finish were taken.
 
     Args:
-        predict: observations [N, ...] → actions [N, ...] (e.g. ``Policy.predict``, deterministic).
+        predict: ``predict(obs, info=info)``: observations [N, ...] → actions [N, ...] (e.g. ``Policy.predict``,
+            deterministic); ``info`` is the env's info of the step that returned ``obs``, from which a
+            masking policy reads the valid actions (the eval env's own masks).
         env: a vector env from ``make_vector_env`` (RecordEpisodeStatistics supplies raw returns).
         episodes: total episodes over all sub-envs.
         seed: reset seed, so repeated evaluations see the same initial states.
@@ -38,9 +40,9 @@ def evaluate(
     returns: list[float] = []
     lengths: list[int] = []
     to_env = env_action_transform(env.single_action_space)
-    obs, _ = env.reset(seed=seed)
+    obs, info = env.reset(seed=seed)
     while (done_count < quota).any():
-        obs, _, _, _, info = env.step(to_env(predict(obs)))
+        obs, _, _, _, info = env.step(to_env(predict(obs, info=info)))
         if "_episode" not in info:
             continue
         for i in np.flatnonzero(info["_episode"]):

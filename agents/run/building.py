@@ -15,6 +15,7 @@ import tensorflow as tf
 from agents.algorithms.registry import make_agent
 from agents.config import ResolvedConfig
 from agents.experience.acting import Policy
+from agents.experience.masks import ActionMasks, MaskSource, resolve_mask_source
 from agents.run import checkpoint as ckpt
 from agents.run.checkpoint import NormalizationVariables, make_checkpoint
 from envs.make import make_vector_env
@@ -29,13 +30,16 @@ EVAL_SEED_OFFSET = 10_000
 def make_env(config: ResolvedConfig, num_envs: int, seed: int, **overrides) -> gym.vector.VectorEnv:
     """A vector env as the run's config describes it (sub-env i is seeded ``seed + i`` at its first reset).
 
-    ``overrides`` replace ``make_vector_env`` arguments (e.g. ``render_mode``, ``vectorization``).
+    ``overrides`` replace ``make_vector_env`` arguments (e.g. ``render_mode``, ``vectorization``). With
+    ``action_mask`` obs:KEY or auto, a Dict observation's mask key moves into the env's info (see
+    agents/experience/masks.py).
 
     Raises:
         UserCodeError: a ``module:EnvId`` env or a wrapper whose module cannot be imported (envs/user.py).
     """
     rc = config.run
     check_env_id(rc.env_id)
+    source = MaskSource.parse(rc.action_mask)
     kwargs = dict(
         vectorization=rc.vectorization,
         normalize_obs=rc.normalize_obs,
@@ -43,6 +47,7 @@ def make_env(config: ResolvedConfig, num_envs: int, seed: int, **overrides) -> g
         gamma=getattr(config.agent, "gamma", 0.99),
         env_kwargs=rc.env_kwargs or None,
         wrappers=wrapper_factories(rc.wrappers),
+        action_mask_key=source.key if source.kind in ("obs", "auto") else None,
     )
     kwargs.update(overrides)
     return make_vector_env(rc.env_id, num_envs, seed=seed, **kwargs)
@@ -60,8 +65,14 @@ def check_user_code(config: ResolvedConfig) -> None:
 
 
 def make_policy(config: ResolvedConfig, env: gym.vector.VectorEnv, seed: int) -> Policy:
-    """The run's ActorCritic network (weights built) wrapped in a compiled ``Policy`` sampling from ``seed``."""
-    net = config.network
+    """The run's ActorCritic network (weights built) wrapped in a compiled ``Policy`` sampling from ``seed``.
+
+    The action-mask source is resolved here, against ``env`` (every process that builds a policy — trainer,
+    Ray worker, evaluation, export — resolves it the same way from the same config).
+    """
+    net, env_id = config.network, config.run.env_id
+    source = resolve_mask_source(config.run.action_mask, env, env_id, seed=seed)
+    masks = None if source.kind == "none" else ActionMasks(source, env.single_action_space, env_id)
     model = ActorCritic(
         env.single_observation_space,
         env.single_action_space,
@@ -72,7 +83,7 @@ def make_policy(config: ResolvedConfig, env: gym.vector.VectorEnv, seed: int) ->
         squash_actions=net.squash_actions,
         state_dependent_std=net.state_dependent_std,
     )
-    policy = Policy(model, env.single_observation_space, env.single_action_space, seed=seed)
+    policy = Policy(model, env.single_observation_space, env.single_action_space, seed, masks)
     sample = env.single_observation_space.sample()
     policy.value(tf.nest.map_structure(lambda x: np.asarray(x)[None], sample))  # traces the value function
     return policy

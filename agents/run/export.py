@@ -18,7 +18,8 @@ import numpy as np
 
 from agents.run import export_formats as formats_lib
 from agents.run.building import Run
-from agents.run.export_graph import ExportedPolicy, ExportInput, ExportInputError
+from agents.run.export_graph import ExportedPolicy, ExportInput, ExportInputError, raw_observation_space
+from envs.wrappers import ActionMaskToInfo, find_wrapper
 
 __all__ = ["ExportInputError", "ExportVerificationError", "ExportedPolicy", "check_finite", "export_policy"]
 
@@ -141,7 +142,7 @@ def _export_info(
         "file": formats_lib.FILES[fmt],
         "env_id": run.config.run.env_id,
         "algo": run.config.run.algo,
-        "observation_space": str(run.env.unwrapped.single_observation_space),
+        "observation_space": str(raw_observation_space(run)),
         "action_space": str(run.policy.action_space),
         "observation_normalization_baked_in": module.normalized,
         "inputs": [
@@ -168,18 +169,23 @@ def sample_inputs(run: Run, inputs: list[ExportInput], n: int = 64, seed: int = 
     """``n`` real raw observations, one array per input name, from the run's own env with random actions.
 
     Steps the innermost vector env of ``run.env`` (below the normalization wrappers, so the observations are
-    raw); the run's env is of no further use to an export.
+    raw; above ``ActionMaskToInfo`` if there is one); the run's env is of no further use to an export. The
+    ``action_mask`` input gets the env's own masks of those observations.
     """
-    env = run.env.unwrapped
+    env = find_wrapper(run.env, ActionMaskToInfo) or run.env.unwrapped
     env.action_space.seed(seed)
-    obs, _ = env.reset(seed=seed)
-    rows = []
+    obs, info = env.reset(seed=seed)
+    rows, masks = [], []
     while len(rows) * env.num_envs < n:
         rows.append(obs)
-        obs, *_ = env.step(env.action_space.sample())
+        if run.policy.action_masks is not None:
+            masks.append(run.policy.action_masks(info, env.num_envs, "an export sample"))
+        obs, _, terminated, truncated, info = env.step(env.action_space.sample())
+        info = {**info, "_episode": terminated | truncated}  # the next row's action is ignored (autoreset)
     feeds = {}
-    for inp in inputs:  # masking / recurrent inputs will need their own sample here
-        if inp.role != "observations":
+    for inp in inputs:  # recurrent inputs will need their own sample here
+        if inp.role == "action_mask":
+            feeds[inp.name] = np.concatenate(masks)[:n]
             continue
         leaf = rows
         for key in inp.path:

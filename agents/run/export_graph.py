@@ -8,6 +8,10 @@ Inputs (the same names in every format; ``tfpg_export.json`` lists them with sha
     observations          [B, *obs_shape] in the env's dtype, for an array observation space
     observations_<key>    one input per key of a Dict observation space (nested keys joined by "_",
                           characters other than [A-Za-z0-9_] replaced by "_"), e.g. observations_position
+    action_mask           [B, size] bool, True = valid action, for a run that masks actions (the flat
+                          per-dimension layout for MultiDiscrete); every signature that returns actions then
+                          returns only valid ones. A mask the env carried in a Dict observation is this input,
+                          not an ``observations_<key>`` one.
 Outputs:
     actions   [B] int32 (Discrete) | [B, D] int32 (MultiDiscrete, MultiBinary) | [B, d] float32 (Box)
     values    [B] float32, V(s)
@@ -44,6 +48,7 @@ from gymnasium.vector import VectorWrapper
 from gymnasium.wrappers.vector import NormalizeObservation
 
 from agents.run.building import Run
+from envs.wrappers import moved_action_mask_key, strip_observation_space
 
 
 class ExportInputError(ValueError):
@@ -71,14 +76,17 @@ def export_inputs(run: Run) -> list[ExportInput]:
     Raises:
         ExportInputError: Two Dict keys map to the same input name.
     """
-    # Future inputs go here: ExportInput("action_mask", spec, role="action_mask") when masking lands, and
-    # ExportInput("state_...", spec, role="state") for recurrent cores (with a matching "state" output).
+    # Future inputs go here: ExportInput("state_...", spec, role="state") for recurrent cores (with a matching
+    # "state" output).
     inputs = [
         ExportInput(
             _input_name(path), tf.TensorSpec([None, *space.shape], tf.as_dtype(space.dtype)), path=path
         )
-        for path, space in _leaves(run.env.unwrapped.single_observation_space)
+        for path, space in _leaves(raw_observation_space(run))
     ]
+    masks = run.policy.action_masks
+    if masks is not None:
+        inputs.append(ExportInput("action_mask", tf.TensorSpec([None, masks.size], tf.bool), "action_mask"))
     names = [inp.name for inp in inputs]
     if len(set(names)) != len(names):
         clashes = sorted({n for n in names if names.count(n) > 1})
@@ -87,6 +95,13 @@ def export_inputs(run: Run) -> list[ExportInput]:
             f"[A-Za-z0-9_] become '_'; rename the keys of the env's Dict space to export it."
         )
     return inputs
+
+
+def raw_observation_space(run: Run) -> gym.Space:
+    """One env's observation space as the env emits it (before normalization), without an action mask that
+    ``ActionMaskToInfo`` takes out of a Dict observation (that one is the ``action_mask`` input)."""
+    space, mask_key = run.env.unwrapped.single_observation_space, moved_action_mask_key(run.env)
+    return space if mask_key is None else strip_observation_space(space, mask_key)
 
 
 def _leaves(space: gym.Space, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], gym.Space]]:
@@ -171,6 +186,12 @@ class _Graph:
         x = (tf.cast(obs, tf.float32) - norm.mean) / norm.scale
         return tf.cast(tf.clip_by_value(x, norm.low, norm.high), self.obs_spec.dtype)
 
+    def action_mask(self, tensors: tuple[tf.Tensor, ...]) -> tf.Tensor | None:
+        """The ``action_mask`` input [B, size] bool, or None for a run without masking."""
+        return next(
+            (t for inp, t in zip(self.inputs, tensors, strict=True) if inp.role == "action_mask"), None
+        )
+
     def outputs(self, tensors: tuple[tf.Tensor, ...]) -> tuple[tf.Tensor, tf.Tensor]:
         """(policy params [B, P], values [B])."""
         out = self.model(self.observations(tensors), training=False)
@@ -209,11 +230,13 @@ class ExportedPolicy(tf.Module):
 
     def _deterministic(self, *tensors):
         params, values = self._graph.outputs(tensors)
-        return {"actions": self._graph.to_env(self._graph.distribution.mode(params)), "values": values}
+        actions = self._graph.distribution.mode(params, self._graph.action_mask(tensors))
+        return {"actions": self._graph.to_env(actions), "values": values}
 
     def _sample(self, *tensors):
         params, _ = self._graph.outputs(tensors)
-        return {"actions": self._graph.to_env(self._graph.distribution.sample(params, self.generator))}
+        actions = self._graph.distribution.sample(params, self.generator, self._graph.action_mask(tensors))
+        return {"actions": self._graph.to_env(actions)}
 
     def _value(self, *tensors):
         return {"value": self._graph.outputs(tensors)[1]}

@@ -112,7 +112,10 @@ def evaluate_loaded(
         if not deterministic:
             policy.generator.reset_from_seed(seed)
         return evaluate(
-            lambda obs: policy.predict(obs, deterministic), env, episodes or rc.eval_episodes, seed
+            lambda obs, info: policy.predict(obs, deterministic, info),
+            env,
+            episodes or rc.eval_episodes,
+            seed,
         )
     finally:
         env.close()

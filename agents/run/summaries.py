@@ -94,7 +94,7 @@ def record_episode(policy, make_env_fn, normalization: dict, seed: int, max_step
         if normalization:
             set_normalization_state(env, normalization)
         freeze_normalization(env)
-        obs, _ = env.reset(seed=seed)
+        obs, info = env.reset(seed=seed)
         try:
             first = env.render()
         except (gym.error.Error, ImportError):  # e.g. pygame missing for classic-control: no video
@@ -105,7 +105,7 @@ def record_episode(policy, make_env_fn, normalization: dict, seed: int, max_step
         for _ in range(max_steps):
             frame = env.render()
             frames.append(np.asarray(frame[0] if isinstance(frame, list | tuple) else frame))
-            obs, _, terminated, truncated, _ = env.step(policy.predict(obs))
+            obs, _, terminated, truncated, info = env.step(policy.predict(obs, info=info))
             if terminated[0] or truncated[0]:
                 break
         return np.stack(frames).astype(np.uint8)

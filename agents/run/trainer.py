@@ -28,6 +28,7 @@ from agents.config import ResolvedConfig
 from agents.experience.collection import make_collection
 from agents.experience.collector import EpisodeStats
 from agents.experience.evaluation import evaluate
+from agents.experience.masks import MaskCounts
 from agents.experience.ray_session import ray_connection
 from agents.run import checkpoint as ckpt
 from agents.run.building import (
@@ -195,6 +196,8 @@ class Session:
                         mininterval=0.5, file=sys.stderr)  # fmt: skip
         recent_returns: deque[float] = deque(maxlen=20)
         unlogged = EpisodeStats()  # episodes that finished since the last write
+        # rollout/valid_actions and rollout/invalid_actions since the last write, when the policy masks actions
+        masks = MaskCounts(run.policy.action_space) if run.policy.action_masks else None
         snapshot = None  # the first rollout takes the current weights itself
         result, aborted, failure = None, False, None
         try:
@@ -212,6 +215,8 @@ class Session:
                     self._log_histograms(rollout)
                 recent_returns.extend(episodes.returns)
                 unlogged.merge(episodes)
+                if masks:
+                    masks.add(rollout)
                 if self.updates % rc.log_every == 0 or self.steps >= self.total_steps:
                     scalars = {f"train/{k}": v for k, v in metrics.items()}  # the latest update's
                     scalars.update(collect_scalars)
@@ -220,6 +225,7 @@ class Session:
                     # Phase times are the latest rollout's; episodes are all those since the last write.
                     unlogged.env_s, unlogged.act_s = episodes.env_s, episodes.act_s
                     scalars.update(unlogged.scalars())
+                    scalars.update(masks.scalars() if masks else {})
                     scalars.update(policy_scalars(run.policy))
                     for callback in metric_fns:
                         scalars.update(callback(self.steps, rollout, episodes, metrics) or {})

@@ -45,7 +45,10 @@ class RunConfig:
     normalize_obs: bool = False
     """Running mean/std observation normalization (statistics are saved in the checkpoint)."""
     normalize_reward: bool = False
-    """Scale rewards by a running std of the discounted return."""
+    """Scale rewards by the running std of the discounted return, SB3's VecNormalize rule: the return restarts
+    at every episode end (truncations too), statistics in float64, saved in the checkpoint, frozen in evaluation."""
+    clip_reward: float | None = 10.0
+    """With normalize_reward: clip normalized rewards to [-clip_reward, clip_reward] (SB3's 10); null: no clip."""
     eval_episodes: int = 20
     """Episodes of the final deterministic evaluation on a separate env."""
     eval_envs: int = 4

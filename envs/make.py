@@ -8,12 +8,9 @@ import gymnasium
 import numpy as np
 from gymnasium.spaces import Box
 from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.wrappers.vector import (
-    NormalizeObservation,
-    NormalizeReward,
-    RecordEpisodeStatistics,
-    TransformObservation,
-)
+from gymnasium.wrappers.vector import NormalizeObservation, RecordEpisodeStatistics, TransformObservation
+
+from envs.normalize import VecNormalizeReward
 
 VECTORIZATION_MODES = ("auto", "sync", "async", "vector_entry_point")
 _TEST_NAMESPACE = "tfpg-test/"
@@ -29,6 +26,7 @@ def make_vector_env(
     normalize_reward: bool = False,
     gamma: float = 0.99,
     clip_obs: float | None = 10.0,
+    clip_reward: float | None = 10.0,
     env_kwargs: dict | None = None,
     render_mode: str | None = None,
 ) -> VectorEnv:
@@ -36,8 +34,10 @@ def make_vector_env(
 
     Wrappers, innermost first: ``RecordEpisodeStatistics`` (so ``info["episode"]`` and its
     ``info["_episode"]`` mask report raw returns and lengths), then ``NormalizeObservation`` plus a clip to
-    ``[-clip_obs, clip_obs]``, then ``NormalizeReward``. The env always uses ``AutoresetMode.NEXT_STEP``: the
-    step after a done step ignores the action and returns the reset observation with reward 0.
+    ``[-clip_obs, clip_obs]``, then ``VecNormalizeReward`` (SB3's rule: the return is reset at every episode
+    end, truncations included; normalized rewards clipped to ``[-clip_reward, clip_reward]``). The env
+    always uses ``AutoresetMode.NEXT_STEP``: the step after a done step ignores the action and returns the
+    reset observation with reward 0.
 
     Seeding: ``seed`` seeds the action and observation spaces here. The sub-envs are seeded by the caller's
     first ``env.reset(seed=seed)`` (Gymnasium gives sub-env ``i`` the seed ``seed + i``); later resets
@@ -50,9 +50,10 @@ def make_vector_env(
         vectorization: ``"auto"`` (the env's native vector env when its spec has a ``vector_entry_point``,
             else ``"sync"``), ``"sync"``, ``"async"`` or ``"vector_entry_point"``.
         normalize_obs: Normalize observations by running mean and variance; needs a ``Box`` space.
-        normalize_reward: Scale rewards by the running std of the discounted return.
+        normalize_reward: Scale rewards by the running std of the discounted per-episode return.
         gamma: Discount of the return whose std ``normalize_reward`` divides by.
         clip_obs: Clip normalized observations to ``[-clip_obs, clip_obs]``; ``None`` disables clipping.
+        clip_reward: Clip normalized rewards to ``[-clip_reward, clip_reward]``; ``None`` disables clipping.
         env_kwargs: Keyword arguments for the env constructor (``max_episode_steps`` sets a time limit).
         render_mode: Passed to the env, e.g. ``"rgb_array"``.
 
@@ -60,7 +61,7 @@ def make_vector_env(
         The wrapped vector environment (not yet reset).
 
     Raises:
-        ValueError: If ``vectorization`` or ``clip_obs`` is invalid, the env does not autoreset in
+        ValueError: If ``vectorization``, ``clip_obs`` or ``clip_reward`` is invalid, the env does not autoreset in
             ``NEXT_STEP`` mode, or ``normalize_obs`` is asked of a non-``Box`` observation space.
         gymnasium.error.UnregisteredEnv: If ``env_id`` is not registered (message suggests close ids).
     """
@@ -68,6 +69,8 @@ def make_vector_env(
         raise ValueError(f"Unknown vectorization {vectorization!r}; expected one of {VECTORIZATION_MODES}.")
     if clip_obs is not None and clip_obs <= 0:
         raise ValueError(f"clip_obs must be positive or None, got {clip_obs}.")
+    if clip_reward is not None and not clip_reward > 0:
+        raise ValueError(f"clip_reward must be positive or None, got {clip_reward}.")
     if env_id.startswith(_TEST_NAMESPACE):
         importlib.import_module("envs.testing")  # registers the tfpg-test/ ids
 
@@ -86,7 +89,7 @@ def make_vector_env(
     if normalize_obs:
         env = _normalize_observations(env, env_id, clip_obs)
     if normalize_reward:
-        env = NormalizeReward(env, gamma=gamma)
+        env = VecNormalizeReward(env, gamma=gamma, clip=clip_reward)
     if seed is not None:
         env.action_space.seed(seed)
         env.single_action_space.seed(seed)

@@ -22,6 +22,7 @@ def make_env(config: ResolvedConfig, num_envs: int, seed: int, **overrides) -> g
         vectorization=rc.vectorization,
         normalize_obs=rc.normalize_obs,
         normalize_reward=rc.normalize_reward,
+        clip_reward=rc.clip_reward,
         gamma=getattr(config.agent, "gamma", 0.99),
         env_kwargs=rc.env_kwargs or None,
     )

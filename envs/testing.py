@@ -19,7 +19,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 NAMESPACE = "tfpg-test"
-OBS_KINDS = ("vector", "image", "dict", "discrete")
+OBS_KINDS = ("vector", "image", "dict", "discrete", "tuple")
 ACTION_KINDS = ("discrete", "box", "multidiscrete", "multibinary")
 SPACES_MAX_EPISODE_STEPS = 32
 COUNTER_ID = f"{NAMESPACE}/Counter-v0"
@@ -30,7 +30,7 @@ CONTINUOUS_COIN_ID = f"{NAMESPACE}/ContinuousCoin-v0"
 # make_vector_env refuses autoreset modes other than NEXT_STEP.
 SAME_STEP_COUNTER_ID = f"{NAMESPACE}/SameStepCounter-v0"
 
-_OBS_NAMES = {"vector": "Vector", "image": "Image", "dict": "Dict", "discrete": "Discrete"}
+_OBS_NAMES = {"vector": "Vector", "image": "Image", "dict": "Dict", "discrete": "Discrete", "tuple": "Tuple"}
 _ACTION_NAMES = {
     "discrete": "Discrete",
     "box": "Box",
@@ -78,6 +78,11 @@ def _observation_space(kind: str) -> spaces.Space:
         # Bit 0 lives in the Box and bit 1 in the Discrete, so a policy must read both.
         return spaces.Dict(
             {"features": spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32), "flag": spaces.Discrete(2)}
+        )
+    if kind == "tuple":
+        # Nested: bit 0 in the Box, bit 1 in a Dict inside the Tuple.
+        return spaces.Tuple(
+            [spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32), spaces.Dict({"flag": spaces.Discrete(2)})]
         )
     return spaces.Discrete(4)
 
@@ -164,6 +169,8 @@ class SpacesEnv(gymnasium.Env):
             return _bits_image(self._bits, noise)
         if self.obs_kind == "dict":
             return {"features": np.array([signs[0], self._noise[0]], dtype=np.float32), "flag": self._bits[1]}
+        if self.obs_kind == "tuple":
+            return (np.array([signs[0], self._noise[0]], dtype=np.float32), {"flag": self._bits[1]})
         return np.int64(2 * self._bits[0] + self._bits[1])
 
     def _score(self, action: Any) -> float:

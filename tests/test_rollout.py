@@ -72,3 +72,35 @@ def test_state_carries_across_rollouts():
     np.testing.assert_array_equal(second.valid, [[1, 1], [0, 0]])
     # last_values is V of the observation after the rollout's last row.
     np.testing.assert_array_equal(first.last_values, [20, 20])
+
+
+def test_tuple_observations_are_stored_and_concatenate_along_the_env_axis():
+    """Nested Tuple(Box, Dict(flag)) observations: one 2-env collector equals two 1-env ones joined (Ray)."""
+    from agents.experience.ray_backend import concat_rollouts
+    from envs.testing import test_env_id
+
+    env_id = test_env_id("tuple", "discrete")
+
+    def constant(obs):
+        n = len(obs[0])
+        return np.zeros(n, np.int64), np.zeros(n, np.float32), np.zeros(n, np.float32)
+
+    def zero_value(obs):
+        return np.zeros(len(obs[0]), np.float32)
+
+    def rollout(num_envs, seed):
+        env = make_vector_env(env_id, num_envs, seed=seed)
+        collector = RolloutCollector(env, 40, seed=seed, action_dtype=np.int64)
+        result, _ = collector.collect(constant, zero_value)
+        env.close()
+        return result
+
+    both = rollout(2, seed=0)
+    joined = concat_rollouts([rollout(1, seed=0), rollout(1, seed=1)])
+    features, nested = both.observations
+    assert features.shape == (40, 2, 2) and features.dtype == np.float32
+    assert nested["flag"].shape == (40, 2) and nested["flag"].dtype == np.int64
+    assert np.unique(nested["flag"]).tolist() == [0, 1]  # written every step, not left at zero
+    np.testing.assert_array_equal(joined.observations[0], features)
+    np.testing.assert_array_equal(joined.observations[1]["flag"], nested["flag"])
+    np.testing.assert_array_equal(joined.valid, both.valid)

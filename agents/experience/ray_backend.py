@@ -102,8 +102,10 @@ def concat_rollouts(parts: list[Rollout]) -> Rollout:
     """Join worker rollouts [T, M_w, ...] along the env axis into one [T, sum M_w, ...] rollout."""
 
     def cat(values, axis=1):
-        if isinstance(values[0], dict):
-            return {key: np.concatenate([v[key] for v in values], axis=axis) for key in values[0]}
+        if isinstance(values[0], dict):  # Dict observations (nested ones too)
+            return {key: cat([v[key] for v in values], axis) for key in values[0]}
+        if isinstance(values[0], tuple):  # Tuple observations
+            return tuple(cat(list(parts), axis) for parts in zip(*values, strict=True))
         return np.concatenate(values, axis=axis)
 
     return Rollout(

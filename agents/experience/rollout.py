@@ -93,13 +93,18 @@ class EpisodeStats:
 def _allocate(space: gym.Space, num_steps: int, num_envs: int, dtype=None):
     if isinstance(space, gym.spaces.Dict):
         return {key: _allocate(sub, num_steps, num_envs) for key, sub in space.spaces.items()}
+    if isinstance(space, gym.spaces.Tuple):
+        return tuple(_allocate(sub, num_steps, num_envs) for sub in space.spaces)
     return np.zeros((num_steps, num_envs, *space.shape), dtype=dtype or space.dtype)
 
 
 def _write(buffer, t: int, value) -> None:
     if isinstance(buffer, dict):
         for key in buffer:
-            buffer[key][t] = value[key]
+            _write(buffer[key], t, value[key])
+    elif isinstance(buffer, tuple):
+        for part, part_value in zip(buffer, value, strict=True):
+            _write(part, t, part_value)
     else:
         buffer[t] = value
 

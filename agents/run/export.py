@@ -32,10 +32,10 @@ class ExportedPolicy(tf.Module):
     def __init__(self, run: Run, seed: int = 0) -> None:
         super().__init__(name="tfpg_policy")
         raw_space = run.env.unwrapped.single_observation_space
-        if isinstance(raw_space, gym.spaces.Dict):
+        if isinstance(raw_space, gym.spaces.Dict | gym.spaces.Tuple):
             raise ValueError(
-                f"Export supports array observation spaces; {run.config.run.env_id} has a Dict space "
-                f"({raw_space}). Use the checkpoint with tfpg instead."
+                f"Export supports array observation spaces; {run.config.run.env_id} has a "
+                f"{type(raw_space).__name__} space ({raw_space}). Use the checkpoint with tfpg instead."
             )
         self.model = run.policy.model
         self.generator = tf.random.Generator.from_seed(seed)

@@ -53,6 +53,9 @@ class RunConfig:
     """Episodes of the final deterministic evaluation on a separate env."""
     eval_envs: int = 4
     """Parallel environments used for evaluation."""
+    eval_max_episode_steps: int = 10_000
+    """Evaluation (and video) episodes of an env with no time limit of its own (e.g. CliffWalking-v1) are cut
+    after this many steps, so evaluation always ends; they count as capped (summary.json eval_capped_episodes)."""
     eval_every: int = 0
     """Evaluate every this many env steps during training (0: only at the end)."""
     checkpoint_every: int = 0

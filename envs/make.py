@@ -116,6 +116,22 @@ def reset_seeded(env: VectorEnv, seed: int | None) -> tuple[Any, dict[str, Any]]
     return env.reset(seed=seed)
 
 
+def own_time_limit(env_id: str, env_kwargs: dict | None = None) -> int | None:
+    """The episode step limit an env has without tfpg's help: ``env_kwargs["max_episode_steps"]`` if given,
+    else its registration's ``max_episode_steps``; ``None`` when it has none (e.g. CliffWalking-v1) or the
+    id is unknown (``make_vector_env`` then says so).
+    """
+    limit = (env_kwargs or {}).get("max_episode_steps")
+    if limit is not None:
+        return limit if limit > 0 else None  # -1 tells Gymnasium not to apply its TimeLimit
+    if env_id.startswith(_TEST_NAMESPACE):
+        importlib.import_module("envs.testing")
+    try:
+        return gymnasium.spec(env_id).max_episode_steps
+    except gymnasium.error.Error:
+        return None
+
+
 def _unknown_id_message(env_id: str, error: Exception) -> str:
     close = difflib.get_close_matches(env_id, list(gymnasium.registry), n=3, cutoff=0.6)
     hint = f" Close matches: {', '.join(close)}." if close else ""

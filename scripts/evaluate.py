@@ -35,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--stochastic", dest="deterministic", action="store_false", help="sample actions")
     parser.add_argument("--seed", type=int, help="env reset seed (default: the training-time eval seed)")
     parser.add_argument("--num-envs", type=int, help="parallel eval envs (default: the run's eval_envs)")
+    parser.add_argument(
+        "--max-episode-steps",
+        type=int,
+        help="cut episodes of an env with no time limit of its own after N steps, counted as capped "
+        "(default: the run's eval_max_episode_steps, 10000)",
+    )
     parser.add_argument("--render", choices=["human"], help="show the episodes in a window")
     parser.add_argument(
         "--video", metavar="DIR", help="record MP4s of every episode into DIR (needs moviepy)"
@@ -48,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.episodes is not None and args.episodes < 1:
         print(f"error: --episodes must be at least 1, got {args.episodes}.", file=sys.stderr)
         return 2
+    if args.max_episode_steps is not None and args.max_episode_steps < 1:
+        print(
+            f"error: --max-episode-steps must be at least 1, got {args.max_episode_steps}.", file=sys.stderr
+        )
+        return 2
     import gymnasium
 
     from agents.run.loading import evaluate_loaded, load_run
@@ -60,14 +71,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         result = evaluate_loaded(
-            loaded, args.episodes, args.deterministic, args.seed, args.num_envs, args.render, args.video
+            loaded,
+            args.episodes,
+            args.deterministic,
+            args.seed,
+            args.num_envs,
+            args.render,
+            args.video,
+            args.max_episode_steps,
         )
     except gymnasium.error.DependencyNotInstalled as err:
         print(f"error: {err} (for --video: pip install 'tfpg[video]')", file=sys.stderr)
         return 2
     finally:
         loaded.close()
-    out = {k: result[k] for k in ("mean_return", "std_return", "mean_length", "episodes")}
+    keys = ("mean_return", "std_return", "mean_length", "episodes", "capped_episodes", "episode_cap")
+    out = {k: result[k] for k in keys}
     if args.json:
         print(json.dumps(out))
     else:

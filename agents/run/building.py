@@ -9,6 +9,7 @@ import tensorflow as tf
 from agents.config import ResolvedConfig
 from agents.experience.acting import Policy
 from envs import make_vector_env
+from envs.make import own_time_limit
 from networks import ActorCritic
 
 
@@ -28,6 +29,26 @@ def make_env(config: ResolvedConfig, num_envs: int, seed: int, **overrides) -> g
     )
     kwargs.update(overrides)
     return make_vector_env(rc.env_id, num_envs, seed=seed, **kwargs)
+
+
+def eval_episode_cap(config: ResolvedConfig, max_episode_steps: int | None = None) -> int | None:
+    """The step cap tfpg puts on evaluation episodes: ``None`` when the env has a time limit of its own
+    (that limit applies), else ``max_episode_steps`` or the run's ``eval_max_episode_steps``."""
+    rc = config.run
+    if own_time_limit(rc.env_id, rc.env_kwargs) is not None:
+        return None
+    return max_episode_steps or rc.eval_max_episode_steps
+
+
+def make_eval_env(
+    config: ResolvedConfig, num_envs: int, seed: int, max_episode_steps: int | None = None, **overrides
+) -> gym.vector.VectorEnv:
+    """``make_env`` for evaluation and videos: an env without a time limit of its own is truncated after
+    ``eval_episode_cap`` steps (Gymnasium's ``TimeLimit``), so every evaluation episode ends."""
+    cap = eval_episode_cap(config, max_episode_steps)
+    if cap is not None:
+        overrides["env_kwargs"] = {**config.run.env_kwargs, "max_episode_steps": cap}
+    return make_env(config, num_envs, seed, **overrides)
 
 
 def make_policy(config: ResolvedConfig, env: gym.vector.VectorEnv, seed: int) -> Policy:

@@ -62,17 +62,19 @@ def evaluate_loaded(
     num_envs: int | None = None,
     render_mode: str | None = None,
     video_dir: str | None = None,
+    max_episode_steps: int | None = None,
 ) -> dict:
     """Evaluate a loaded run on a fresh env carrying the checkpoint's (frozen) normalization statistics.
 
     Defaults reproduce the training-time evaluation exactly: the run's ``eval_episodes``, ``eval_envs`` and
     eval seed (``seed + EVAL_SEED_OFFSET``). ``render_mode="human"`` or ``video_dir`` (MP4 files through
-    Gymnasium's ``RecordVideo``) use one env.
+    Gymnasium's ``RecordVideo``) use one env. Episodes of an env without a time limit of its own are cut
+    after ``max_episode_steps`` (default: the run's ``eval_max_episode_steps``), as in training.
     """
     import gymnasium as gym
 
     from agents.experience.evaluation import evaluate
-    from agents.run.building import make_env
+    from agents.run.building import eval_episode_cap, make_eval_env
     from agents.run.trainer import EVAL_SEED_OFFSET
     from envs import freeze_normalization, set_normalization_state
 
@@ -81,7 +83,8 @@ def evaluate_loaded(
     if render_mode or video_dir:
         num_envs = 1
     kwargs = {"render_mode": "rgb_array" if video_dir else render_mode} if (render_mode or video_dir) else {}
-    env = make_env(loaded.config, num_envs or rc.eval_envs, seed, **kwargs)
+    env = make_eval_env(loaded.config, num_envs or rc.eval_envs, seed, max_episode_steps, **kwargs)
+    cap = eval_episode_cap(loaded.config, max_episode_steps)
     try:
         state = loaded.run.normalization.state()
         if state:
@@ -93,7 +96,7 @@ def evaluate_loaded(
         if not deterministic:
             policy.generator.reset_from_seed(seed)
         return evaluate(
-            lambda obs: policy.predict(obs, deterministic), env, episodes or rc.eval_episodes, seed
+            lambda obs: policy.predict(obs, deterministic), env, episodes or rc.eval_episodes, seed, cap
         )
     finally:
         env.close()

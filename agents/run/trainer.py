@@ -33,7 +33,7 @@ from agents.experience.evaluation import evaluate
 from agents.experience.ray_backend import import_ray
 from agents.experience.rollout import EpisodeStats
 from agents.run import checkpoint as ckpt
-from agents.run.building import make_env, make_policy
+from agents.run.building import eval_episode_cap, make_env, make_eval_env, make_policy
 from agents.run.checkpoint import NormalizationVariables, make_checkpoint
 from agents.run.logging import TensorBoardLogger
 from agents.run.rundir import (  # re-exported: scripts and other tools import them from here
@@ -84,7 +84,7 @@ def build_run(config: ResolvedConfig) -> Run:
         tf.config.experimental.enable_op_determinism()  # process-wide; needs the seeds set just below
     keras.utils.set_random_seed(rc.seed)  # Python, NumPy and TensorFlow global seeds
     env = make_env(config, rc.num_envs, rc.seed)
-    eval_env = make_env(config, rc.eval_envs, rc.seed + EVAL_SEED_OFFSET)
+    eval_env = make_eval_env(config, rc.eval_envs, rc.seed + EVAL_SEED_OFFSET)  # episodes always end
     freeze_normalization(eval_env)
     policy = make_policy(config, env, seed=rc.seed)
     agent = ALGORITHMS[rc.algo].factory(config.agent, policy, env)
@@ -125,7 +125,8 @@ def sync_eval_normalization(run: Run) -> None:
 
 class GracefulStop:
     """SIGINT/SIGTERM handling: the first signal stops training after the current update (which is then
-    checkpointed); a second one aborts at once with ``KeyboardInterrupt``. Only in the main thread."""
+    checkpointed) and cuts short an evaluation in progress (``stopping`` is checked between its steps); a
+    second one aborts at once with ``KeyboardInterrupt``. Only in the main thread."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
@@ -142,10 +143,13 @@ class GracefulStop:
             raise KeyboardInterrupt
         self.signum = signum
         print(
-            f"\ntfpg: {signal.Signals(signum).name} received; saving a checkpoint after this update "
-            f"(send it again to abort without saving)",
+            f"\ntfpg: {signal.Signals(signum).name} received; stopping: a checkpoint is saved after this update "
+            f"and an evaluation in progress is cut short (send it again to abort without saving)",
             file=sys.stderr,
         )
+
+    def stopping(self) -> bool:
+        return self.signum is not None
 
     def __exit__(self, *exc) -> None:
         for sig, handler in self._previous.items():
@@ -216,7 +220,7 @@ def _train_loop(
         log_run_header(logger, config.to_dict(), command or [], trial_id=run_dir.name)
 
     def video_env(**kwargs):
-        return make_env(config, 1, rc.seed + EVAL_SEED_OFFSET, vectorization="sync", **kwargs)
+        return make_eval_env(config, 1, rc.seed + EVAL_SEED_OFFSET, vectorization="sync", **kwargs)
 
     manager = ckpt.make_manager(run.checkpoint, run_dir / ckpt.CHECKPOINT_DIR, rc.keep_checkpoints)
     best_manager = ckpt.make_manager(run.checkpoint, run_dir / ckpt.BEST_DIR, 1)
@@ -258,10 +262,13 @@ def _train_loop(
         logger.flush()  # every event up to this step is on disk before the checkpoint that covers it
         return ckpt.save(manager, steps)
 
-    def evaluate_and_keep_best() -> dict:
+    def evaluate_and_keep_best(should_stop) -> dict:
         nonlocal eval_time
         t0 = time.perf_counter()
-        result = _log_eval(run, logger, steps, rc.eval_episodes)
+        result = _log_eval(run, logger, steps, rc.eval_episodes, should_stop)
+        if result["interrupted"]:  # cut short by a signal: neither a video nor a best model from it
+            eval_time += time.perf_counter() - t0
+            return result
         if rc.video:
             log_policy_video(logger, run_dir, run, video_env, steps)
         if result["mean_return"] > run.counters["best_eval_return"].numpy():
@@ -306,7 +313,7 @@ def _train_loop(
                     logger.write(scalars, step=steps)
                     unlogged = EpisodeStats()
                 if steps < total_steps and _crossed(steps, rc.eval_every, steps_per_rollout):
-                    evaluate_and_keep_best()
+                    evaluate_and_keep_best(stop.stopping)  # a signal skips the rest; the loop then saves
                 if steps < total_steps and _crossed(steps, checkpoint_every, steps_per_rollout):
                     save_latest()
                     last_saved = steps
@@ -318,13 +325,14 @@ def _train_loop(
                         refresh=False,
                     )
             bar.close()
-            if stop.signum is None and steps > start_steps:
-                result = evaluate_and_keep_best()
-            elif stop.signum is None and steps:
-                # Resumed a run that had finished training (e.g. killed before its summary): evaluate only.
-                result = _evaluate(run, rc.eval_episodes)
+            # Save first: a signal during the final evaluation then costs only the evaluation.
             if steps != last_saved:
                 save_latest()
+            if stop.signum is None and steps > start_steps:
+                result = evaluate_and_keep_best(stop.stopping)
+            elif stop.signum is None and steps:
+                # Resumed a run that had finished training (e.g. killed before its summary): evaluate only.
+                result = _evaluate(run, rc.eval_episodes, stop.stopping)
         except KeyboardInterrupt:
             aborted = True  # second signal: the state may be mid-update, so keep the last saved checkpoint
         finally:
@@ -348,6 +356,9 @@ def _train_loop(
         "eval_std_return": result["std_return"] if result else None,
         "eval_mean_length": result["mean_length"] if result else None,
         "eval_episodes": result["episodes"] if result else 0,
+        "eval_capped_episodes": result["capped_episodes"] if result else 0,
+        "eval_episode_cap": eval_episode_cap(config),
+        "eval_interrupted": bool(result and result["interrupted"]),
         "interrupted": stopped_early,
         "signal": (signal.Signals(stop.signum).name if stop.signum else "SIGINT") if stopped_early else None,
         "resumed_from_step": start_steps if resume else None,
@@ -377,18 +388,31 @@ def _finite_or_none(value) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def _evaluate(run: Run, episodes: int) -> dict:
+def _evaluate(run: Run, episodes: int, should_stop=None) -> dict:
     sync_eval_normalization(run)
-    return evaluate(run.policy.predict, run.eval_env, episodes, seed=run.config.run.seed + EVAL_SEED_OFFSET)
+    cap = eval_episode_cap(run.config)
+    seed = run.config.run.seed + EVAL_SEED_OFFSET
+    result = evaluate(run.policy.predict, run.eval_env, episodes, seed, cap, should_stop)
+    if result["capped_episodes"]:
+        print(
+            f"tfpg: {result['capped_episodes']} of {result['episodes']} evaluation episodes were cut at "
+            f"{cap} steps ({run.config.run.env_id} has no time limit of its own; set eval_max_episode_steps "
+            f"to change the cap); their returns are partial.",
+            file=sys.stderr,
+        )
+    return result
 
 
-def _log_eval(run: Run, logger: TensorBoardLogger, steps: int, episodes: int) -> dict:
-    result = _evaluate(run, episodes)
+def _log_eval(run: Run, logger: TensorBoardLogger, steps: int, episodes: int, should_stop=None) -> dict:
+    result = _evaluate(run, episodes, should_stop)
+    if result["interrupted"]:
+        return result  # a partial evaluation is not a data point of the eval/ curves
     logger.write(
         {
             "eval/mean_return": result["mean_return"],
             "eval/std_return": result["std_return"],
             "eval/mean_length": result["mean_length"],
+            "eval/capped_episodes": result["capped_episodes"],
         },
         step=steps,
     )

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from agents.algorithms.registry import ALGORITHMS
+from agents.validation import ConfigError, validate
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
@@ -106,10 +107,6 @@ class NetworkConfig:
     """Box actions: log-std computed from the state (True) or one learned vector (False)."""
 
 
-class ConfigError(ValueError):
-    """A configuration value, key or preset file that cannot be used; the message says what to do."""
-
-
 @dataclass
 class ResolvedConfig:
     """The full configuration of one run, as saved in config.json."""
@@ -130,13 +127,20 @@ class ResolvedConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ResolvedConfig:
+        """Rebuild a saved config (config.json), checked as ``resolve_config`` checks a new one.
+
+        Raises:
+            ConfigError: a value out of range (see agents/validation.py).
+        """
         run = RunConfig(**data["run"])
-        return cls(
+        config = cls(
             run=run,
             network=NetworkConfig(**data["network"]),
             agent=ALGO_CONFIGS[run.algo](**data["agent"]),
             preset=data.get("preset", "default"),
         )
+        validate(config)
+        return config
 
 
 def load_preset(algo: str, env_id: str) -> tuple[dict[str, Any], str]:
@@ -171,10 +175,15 @@ def resolve_config(algo: str, env_id: str, values: dict[str, Any]) -> ResolvedCo
     """Build the run's config: defaults < preset < ``values`` (CLI flags and overrides, in order).
 
     Raises:
-        ConfigError: unknown algorithm, unknown field name, or a value of the wrong type.
+        ConfigError: unknown algorithm, unknown field name, a value of the wrong type or out of range
+            (agents/validation.py), or ``algo``/``env_id`` among ``values`` (they are arguments).
     """
     if algo not in ALGO_CONFIGS:
         raise ConfigError(f"Unknown algorithm {algo!r}; choose one of: {', '.join(sorted(ALGO_CONFIGS))}.")
+    for key, flag in (("algo", "--algo"), ("env_id", "--env")):
+        if key in values or f"run.{key}" in values:
+            given = values.get(key, values.get(f"run.{key}"))
+            raise ConfigError(f"{key} is chosen with {flag}, not --set {key}={given}: use {flag} {given}.")
     parts = {"run": RunConfig, "network": NetworkConfig, "agent": ALGO_CONFIGS[algo]}
     owner = {f.name: part for part, cls in parts.items() for f in dataclasses.fields(cls)}
     chosen: dict[str, dict[str, Any]] = {part: {} for part in parts}
@@ -192,9 +201,11 @@ def resolve_config(algo: str, env_id: str, values: dict[str, Any]) -> ResolvedCo
         chosen[part][name] = _check_type(parts[part], name, value)
     built = {part: cls(**chosen[part]) for part, cls in parts.items()}
     _check_backend(built["run"])
-    return ResolvedConfig(
+    config = ResolvedConfig(
         run=built["run"], network=built["network"], agent=built["agent"], preset=preset_name
     )
+    validate(config)
+    return config
 
 
 def _check_backend(run: RunConfig) -> None:

@@ -61,7 +61,8 @@ def make_vector_env(
         The wrapped vector environment (not yet reset).
 
     Raises:
-        ValueError: If ``vectorization``, ``clip_obs`` or ``clip_reward`` is invalid, the env does not autoreset in
+        ValueError: If ``env_kwargs`` do not fit the env's constructor, a module it needs is missing,
+            ``vectorization``, ``clip_obs`` or ``clip_reward`` is invalid, the env does not autoreset in
             ``NEXT_STEP`` mode, or ``normalize_obs`` is asked of a non-``Box`` observation space.
         gymnasium.error.UnregisteredEnv: If ``env_id`` is not registered (message suggests close ids).
     """
@@ -83,6 +84,15 @@ def make_vector_env(
         env = gymnasium.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
     except gymnasium.error.UnregisteredEnv as error:
         raise type(error)(_unknown_id_message(env_id, error)) from error
+    except TypeError as error:  # e.g. env_kwargs the constructor does not take
+        raise ValueError(
+            f"{env_id} cannot be made with env_kwargs {env_kwargs or {}}: {error}. Check the env's "
+            f"constructor arguments (gymnasium.spec({env_id!r}) lists its defaults)."
+        ) from error
+    except ModuleNotFoundError as error:  # "module:EnvId" ids, or an env's own optional dependency
+        raise ValueError(
+            f"{env_id} cannot be made: {error}. Install the package that provides it."
+        ) from error
 
     _check_next_step_autoreset(env, env_id)
     env = RecordEpisodeStatistics(env)

@@ -51,14 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.episodes is not None and args.episodes < 1:
-        print(f"error: --episodes must be at least 1, got {args.episodes}.", file=sys.stderr)
-        return 2
-    if args.max_episode_steps is not None and args.max_episode_steps < 1:
-        print(
-            f"error: --max-episode-steps must be at least 1, got {args.max_episode_steps}.", file=sys.stderr
-        )
-        return 2
+    for flag, value, low, high in (
+        ("--episodes", args.episodes, 1, None),
+        ("--max-episode-steps", args.max_episode_steps, 1, None),
+        ("--num-envs", args.num_envs, 1, 4096),
+        ("--seed", args.seed, 0, 2**31 - 1),
+    ):
+        if value is not None and (value < low or (high is not None and value > high)):
+            bounds = f"at least {low}" if high is None else f"in [{low}, {high}]"
+            print(f"error: {flag} must be {bounds}, got {value}.", file=sys.stderr)
+            return 2
     import gymnasium
 
     from agents.run.loading import evaluate_loaded, load_run

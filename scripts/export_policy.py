@@ -37,6 +37,13 @@ def main(argv: list[str] | None = None) -> int:
             f"error: {out} already exists and is not an empty directory; pick a new --out.", file=sys.stderr
         )
         return 2
+    from agents.validation import ConfigError, check_output_dir
+
+    try:
+        check_output_dir(out, "--out")
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     from agents.run.export import export_saved_model
     from agents.run.loading import load_run
     from agents.run.rundir import RunInputError

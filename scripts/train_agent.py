@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         values.update(parse_override(text) for text in args.overrides)
         if args.resume is None:
-            config = resolve_config(args.algo or "ppo", args.env or "CartPole-v1", values)
+            env_id = args.env if args.env is not None else "CartPole-v1"  # --env "" is refused, not defaulted
+            config = resolve_config(args.algo or "ppo", env_id, values)
     except ConfigError as err:
         return _error(str(err))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from agents.config import ResolvedConfig
 from agents.run import checkpoint as ckpt
-from agents.run.rundir import find_run_dir, load_run_config
+from agents.run.rundir import RunInputError, find_run_dir, load_run_config
 from agents.run.trainer import Run, build_run, restore_run
 
 
@@ -45,13 +45,28 @@ def load_run(path: str | Path, checkpoint: str = "latest") -> LoadedRun:
     if checkpoint == "latest" and Path(path).resolve() != run_dir.resolve():
         checkpoint = str(path)
     prefix = ckpt.resolve_checkpoint(run_dir, checkpoint)
-    run = build_run(config)
+    run = _rebuild(run_dir, config)
     try:
         restore_run(run, prefix)
     except BaseException:
         run.close()
         raise
     return LoadedRun(run_dir, config, run, prefix)
+
+
+def _rebuild(run_dir: Path, config: ResolvedConfig) -> Run:
+    """``build_run``, with what can go wrong on this machine (an env module or extra not installed, an env
+    that no longer accepts the saved kwargs) reported as a ``RunInputError``."""
+    import gymnasium
+
+    try:
+        return build_run(config)
+    except (gymnasium.error.Error, ImportError, TypeError, ValueError) as err:
+        raise RunInputError(
+            f"Cannot rebuild the run in {run_dir} from its config.json (env {config.run.env_id!r}): "
+            f"{type(err).__name__}: {err}. Install what the env needs (e.g. pip install -e '.[envs]', or the "
+            f"package that registers it) and try again. Nothing was changed."
+        ) from err
 
 
 def evaluate_loaded(

@@ -25,6 +25,7 @@ import tensorflow as tf
 from tensorboard.compat.proto import event_pb2
 
 from agents.config import ConfigError, ResolvedConfig
+from agents.validation import check_output_dir, check_run_name, validate
 
 CONFIG_FILE = "config.json"
 SUMMARY_FILE = "summary.json"
@@ -52,7 +53,18 @@ def write_json_atomic(path: Path, data: dict) -> None:
 
 
 def check_run_dir(logdir: str, run_name: str) -> Path:
-    """``logdir/run_name``, refusing one that already holds files (never overwrite a run). Creates nothing."""
+    """``logdir/run_name``, refusing one that already holds files (never overwrite a run), a run name that
+    would leave ``logdir``, and a ``logdir`` that cannot be written. Creates nothing.
+
+    Raises:
+        RunDirError: the run directory holds files.
+        RunInputError: a bad run name, or a ``logdir`` that is a file or not writable.
+    """
+    try:
+        check_run_name(run_name)
+        check_output_dir(logdir, "--logdir")
+    except ConfigError as err:
+        raise RunInputError(str(err)) from err
     run_dir = Path(logdir) / run_name
     if run_dir.exists() and any(run_dir.iterdir()):
         raise RunDirError(
@@ -150,12 +162,17 @@ def apply_resume_overrides(config: ResolvedConfig, values: dict[str, Any]) -> Re
             f"statistics were made with the saved values. On resume only {', '.join(sorted(RESUME_SAFE_FIELDS))} "
             f"may change; drop the other flags, or start a new run with --run-name."
         )
-    return dataclasses.replace(
+    changed = dataclasses.replace(
         config,
         run=dataclasses.replace(config.run, **changes["run"]),
         network=dataclasses.replace(config.network, **changes["network"]),
         agent=dataclasses.replace(config.agent, **changes["agent"]),
     )
+    try:
+        validate(changed)
+    except ConfigError as err:
+        raise RunInputError(f"{err} Nothing was changed.") from err
+    return changed
 
 
 def trim_events_after(run_dir: Path, step: int) -> int:

@@ -225,8 +225,8 @@ def check_run_name(run_name: str) -> None:
     )
     if bad:
         raise ConfigError(
-            f"--run-name {run_name!r} must be a plain directory name (no '/', not '.' or '..', no surrounding "
-            f"spaces): the run goes to LOGDIR/RUN_NAME and must stay inside --logdir."
+            f"--run-name {run_name!r} must be a plain name inside --logdir: one directory name (no '/', not '.' "
+            f"or '..', no surrounding spaces), since the run goes to LOGDIR/RUN_NAME."
         )
 
 

@@ -10,9 +10,9 @@ from gymnasium.spaces import Box
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.wrappers.vector import NormalizeObservation, RecordEpisodeStatistics, TransformObservation
 
+from envs.modes import VECTORIZATION_MODES
 from envs.normalize import VecNormalizeReward
 
-VECTORIZATION_MODES = ("auto", "sync", "async", "vector_entry_point")
 _TEST_NAMESPACE = "tfpg-test/"
 
 

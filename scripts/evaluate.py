@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 
@@ -61,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
             bounds = f"at least {low}" if high is None else f"in [{low}, {high}]"
             print(f"error: {flag} must be {bounds}, got {value}.", file=sys.stderr)
             return 2
+    from agents.run.console import import_tensorflow
+
+    import_tensorflow(headless=args.render != "human")
     import gymnasium
 
     from agents.run.loading import evaluate_loaded, load_run

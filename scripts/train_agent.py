@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import signal
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter off the console
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from agents.config import ALGO_CONFIGS, ConfigError, parse_override, resolve_config
-from envs.make import VECTORIZATION_MODES
+from agents.validation import check_output_dir, check_run_name
+from envs.modes import VECTORIZATION_MODES
 
 # flag attribute -> config field
 FLAG_FIELDS = {
@@ -101,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="override any config field, repeatable (e.g. --set learning_rate=3e-4 --set hidden_sizes=[64,64])",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--verbose", action="store_true", help="show TensorFlow's start-up log lines (hidden by default)"
+    )
     return parser
 
 
@@ -123,15 +125,33 @@ def main(argv: list[str] | None = None) -> int:
         if args.resume is None:
             env_id = args.env if args.env is not None else "CartPole-v1"  # --env "" is refused, not defaulted
             config = resolve_config(args.algo or "ppo", env_id, values)
+            # Where the run goes, checked before TensorFlow's ~2 s import (check_run_dir checks it again).
+            if args.run_name is not None:
+                check_run_name(args.run_name)
+            check_output_dir(args.logdir, "--logdir")
     except ConfigError as err:
         return _error(str(err))
 
-    # Heavy imports only once the arguments are known to be good.
+    # Heavy imports only once the arguments are known to be good; TensorFlow's start-up notices filtered.
+    from agents.run.console import import_tensorflow
+
+    import_tensorflow(verbose=args.verbose)
     import gymnasium
+    from tensorflow import errors as tf_errors
 
-    from agents.run.rundir import RunInputError, apply_resume_overrides, load_run_config
-    from agents.run.trainer import check_run_dir, default_run_name, train
+    from agents.run import checkpoint as ckpt
+    from agents.run.guards import NonFiniteError
+    from agents.run.rundir import (
+        RunInputError,
+        apply_resume_overrides,
+        check_run_dir,
+        default_run_name,
+        is_disk_full,
+        load_run_config,
+    )
+    from agents.run.trainer import StoppedBeforeStart, train
 
+    run_dir = None
     try:
         if args.resume is not None:
             run_dir = Path(args.resume)
@@ -152,9 +172,30 @@ def main(argv: list[str] | None = None) -> int:
         )
     except (RunInputError, ImportError) as err:  # ImportError: an optional extra (e.g. ray) is missing
         return _error(str(err))
+    except NonFiniteError as err:
+        return _error(str(err))
+    except (OSError, tf_errors.OpError) as err:
+        if not is_disk_full(err):
+            raise
+        latest = ckpt.latest_in(run_dir / ckpt.CHECKPOINT_DIR) if run_dir else None
+        kept = f"the last complete checkpoint is {latest}" if latest else "no checkpoint was completed"
+        print(f"error: no space left on the device while writing {run_dir} ({str(err).splitlines()[0][:200]}). "
+              f"Training stopped; {kept}. Free some space, then continue with: {_resume_command(run_dir)}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    except StoppedBeforeStart as stopped:
+        print(f"\nstopped by {stopped} before anything was written; nothing to resume", file=sys.stderr)
+        return 128 + stopped.signum
     except KeyboardInterrupt:
-        print(f"\naborted; the last saved checkpoint is in {run_dir}/checkpoint", file=sys.stderr)
-        print(_resume_hint(run_dir), file=sys.stderr)
+        latest = ckpt.latest_in(run_dir / ckpt.CHECKPOINT_DIR) if run_dir else None
+        if run_dir is None:
+            print("\naborted", file=sys.stderr)
+        elif latest is None:
+            print(f"\naborted before the first checkpoint of {run_dir}", file=sys.stderr)
+            print(f"start it again from step 0 with: {_resume_command(run_dir)}", file=sys.stderr)
+        else:
+            print(f"\naborted; the last saved checkpoint is {latest}", file=sys.stderr)
+            print(_resume_hint(run_dir), file=sys.stderr)
         return 130
     except (gymnasium.error.Error, ValueError) as err:  # raised before anything is written
         return _error(str(err))
@@ -168,8 +209,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _resume_command(run_dir: Path) -> str:
+    return f"python scripts/train_agent.py --resume {shlex.quote(str(run_dir))}"
+
+
 def _resume_hint(run_dir: Path) -> str:
-    return f"resume with: python scripts/train_agent.py --resume {shlex.quote(str(run_dir))}"
+    return f"resume with: {_resume_command(run_dir)}"
 
 
 if __name__ == "__main__":

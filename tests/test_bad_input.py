@@ -51,8 +51,11 @@ NEW_RUN_CASES = {
     "zero eval envs": (["--set", "eval_envs=0"], r"'eval_envs' must be an integer in \[1, 4096\]; got 0"),
     "algo through --set": (["--set", "algo=a2c"], r"algo is chosen with --algo, not --set algo=a2c"),
     "unknown env kwarg": (["--set", "env_kwargs={foo: 1}"], r"cannot be made with env_kwargs \{'foo': 1\}"),
-    "run name escaping": (["--run-name", "../../x"], r"--run-name '../../x' must be a plain directory name"),
-    "absolute run name": (["--run-name", "/tmp/tfpg-x"], r"must be a plain directory name"),
+    "run name escaping": (
+        ["--run-name", "../../x"],
+        r"--run-name '../../x' must be a plain name inside --logdir",
+    ),
+    "absolute run name": (["--run-name", "/tmp/tfpg-x"], r"must be a plain name inside --logdir"),
     "logdir is a file": (["--logdir", "{tmp}/afile"], r"--logdir .*afile is a file, not a directory"),
     "read-only logdir": (["--logdir", "/proc/tfpg-x"], r"--logdir /proc/tfpg-x cannot be written"),
 }

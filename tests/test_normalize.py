@@ -7,9 +7,10 @@ import pytest
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from gymnasium.wrappers import TimeLimit
 
-from envs import freeze_normalization, get_normalization_state, make_vector_env, set_normalization_state
 from envs import testing as tenvs
+from envs.make import make_vector_env
 from envs.normalize import VecNormalizeReward
+from envs.wrappers import freeze_normalization, get_normalization_state, set_normalization_state
 
 GAMMA = 0.9
 EPS = 1e-8

@@ -22,11 +22,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from envs.modes import VECTORIZATION_MODES
+
 MAX_ENVS = 4096
 """Upper bound of num_envs/eval_envs: more is almost certainly a typo (100,000 CartPoles x 128 steps is a
 12.8M-transition rollout), and one process cannot step that many Gymnasium envs usefully."""
 
-VECTORIZATION_MODES = ("auto", "sync", "async", "vector_entry_point")  # as envs.make (kept TF- and env-free)
 OPTIMIZERS = ("adam", "rmsprop")
 
 

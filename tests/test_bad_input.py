@@ -186,7 +186,7 @@ TOOL_CASES = {
     "resume --total-steps 0": (
         train_agent.main,
         ["--no-progress", "--resume", "{run}", "--total-steps", "0"],
-        r"total_steps",
+        r"'total_steps' must be an integer >= 1; got 0\. Nothing was changed",
     ),
 }
 

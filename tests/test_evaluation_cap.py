@@ -5,8 +5,8 @@ checkpoint is saved)."""
 import json
 import os
 import signal
-import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,7 +20,6 @@ from envs.testing import COUNTER_ID
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 CLIFF = "CliffWalking-v1"  # registered with max_episode_steps=None
 TINY = {"num_envs": 2, "num_steps": 64, "minibatch_size": 64, "update_epochs": 1, "video": False}
 
@@ -113,27 +112,25 @@ def test_signal_during_periodic_evaluation_skips_it_and_saves(tmp_path):
     assert summary["eval_episodes"] == 0 and not (tmp_path / "run" / "best").exists()
 
 
-def test_sigterm_during_final_evaluation_after_the_final_checkpoint(tmp_path):
+def test_sigterm_during_final_evaluation_after_the_final_checkpoint(tmp_path, capsys):
     run_dir = tmp_path / "run"
-    cmd = [sys.executable, str(ROOT / "scripts" / "train_agent.py"), "--no-progress", "--env", CLIFF]
-    cmd += ["--total-steps", "256", "--logdir", str(tmp_path), "--run-name", "run"]
-    for key, value in {**TINY, "eval_max_episode_steps": 10**9}.items():
-        cmd += ["--set", f"{key}={json.dumps(value)}"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-    try:
-        deadline = time.time() + 180
+    values = {**TINY, "total_steps": 256, "eval_max_episode_steps": 10**9}  # an endless final evaluation
+
+    def sigterm_once_evaluating():  # from another thread, as a user's kill would come
+        deadline = time.time() + 300
         while not (run_dir / "checkpoint" / "ckpt-256.index").exists():  # saved before the final evaluation
-            assert proc.poll() is None and time.time() < deadline, "no final checkpoint before evaluating"
+            if time.time() > deadline:
+                return
             time.sleep(0.05)
-        time.sleep(1.0)  # well into the (endless) evaluation
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 0, err  # training had finished: the run is complete
-    summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["eval_interrupted"] and summary["eval_episodes"] == 0
+        time.sleep(1.0)  # well into the evaluation
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    killer = threading.Thread(target=sigterm_once_evaluating, daemon=True)
+    killer.start()
+    summary = train(resolve_config("ppo", CLIFF, values), run_dir, progress=False)
+    killer.join()
+    err = capsys.readouterr().err
+    assert summary == json.loads((run_dir / "summary.json").read_text())
+    assert summary["eval_interrupted"] and summary["eval_episodes"] == 0, "the evaluation was not cut short"
     assert summary["eval_mean_return"] is None and summary["checkpoint"] == "checkpoint/ckpt-256"
     assert not summary["interrupted"] and "an evaluation in progress is cut short" in err

@@ -152,3 +152,18 @@ def test_a_field_the_actor_does_not_return_is_an_error():
     with pytest.raises(KeyError, match="behaviour_info"):
         collector.collect(RevealingActor())
     env.close()
+
+
+def test_non_finite_guard_names_the_bad_array_of_nested_observations():
+    """The NaN/Inf check of each rollout walks nested Dict/Tuple observations and names the array's path."""
+    from agents.experience.schema import Rollout, leaves
+    from agents.run.guards import first_non_finite_rollout_field
+
+    def rollout(flag_value):
+        obs = (np.zeros((2, 1, 3), np.float32), {"flag": np.full((2, 1), flag_value, np.float32)})
+        data = {"observations": obs, "rewards": np.zeros((2, 1)), "values": np.zeros((2, 1))}
+        return Rollout(None, data)
+
+    assert [path for path, _ in leaves(rollout(0.0).observations)] == ["0", "1/flag"]
+    assert first_non_finite_rollout_field(rollout(0.0)) is None
+    assert first_non_finite_rollout_field(rollout(np.nan)) == "observations/1/flag"

@@ -3,7 +3,8 @@
     MUJOCO_GL=egl python benchmarks/all_envs.py --steps 4096 --out /tmp/all_envs.json
 
 Each env id gets one ``scripts/train_agent.py --env ID --total-steps STEPS --eval-episodes 2`` process with
-default settings (the preset's entry for the env if it has one, else ``default``). Outcomes:
+default settings (the preset's entry for the env if it has one, else ``default``); STEPS is raised to one
+rollout of the preset where that is more (LunarLander's is 16 x 1024). Outcomes:
 
 * ``ok``: exit 0 and a complete run directory: config.json, summary.json with the 2 evaluation episodes and
   a finite return, a checkpoint, a TensorBoard event file;
@@ -66,8 +67,21 @@ def check_run_dir(run_dir: Path, episodes: int) -> str | None:
     return None
 
 
+def budget(env_id: str, steps: int) -> int:
+    """``steps``, or one rollout of the env's preset when that is more (a budget below one rollout is refused)."""
+    sys.path.insert(0, str(ROOT))
+    from agents.config import ConfigError, resolve_config
+
+    try:
+        config = resolve_config("ppo", env_id, {})
+    except ConfigError:
+        return steps  # the training process will say why
+    return max(steps, config.run.num_envs * config.agent.num_steps)
+
+
 def run_env(env_id: str, steps: int, episodes: int, logdir: Path, timeout: float) -> dict:
     run_name = env_id.replace("/", "_")
+    steps = budget(env_id, steps)
     cmd = [sys.executable, str(ROOT / "scripts" / "train_agent.py"), "--no-progress", "--env", env_id]
     cmd += ["--total-steps", str(steps), "--eval-episodes", str(episodes)]
     cmd += ["--logdir", str(logdir), "--run-name", run_name]
@@ -92,7 +106,7 @@ def run_env(env_id: str, steps: int, episodes: int, logdir: Path, timeout: float
     if problem:
         return {"outcome": "FAILED", "detail": problem, "seconds": seconds}
     summary = json.loads((logdir / run_name / "summary.json").read_text())
-    detail = f"eval {summary['eval_mean_return']:.1f} over {episodes} episodes"
+    detail = f"{steps:,} steps, eval {summary['eval_mean_return']:.1f} over {episodes} episodes"
     if summary.get("eval_capped_episodes"):
         detail += f", {summary['eval_capped_episodes']} cut at the {summary['eval_episode_cap']}-step cap"
     return {"outcome": "ok", "detail": detail, "seconds": seconds}

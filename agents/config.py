@@ -20,6 +20,7 @@ import yaml
 
 from agents.algorithms.registry import ALGORITHMS
 from agents.experience.masks import MaskSource
+from agents.validation import ConfigError, validate
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
@@ -46,11 +47,17 @@ class RunConfig:
     normalize_obs: bool = False
     """Running mean/std observation normalization (statistics are saved in the checkpoint)."""
     normalize_reward: bool = False
-    """Scale rewards by a running std of the discounted return."""
+    """Scale rewards by the running std of the discounted return, SB3's VecNormalize rule: the return restarts
+    at every episode end (truncations too), statistics in float64, saved in the checkpoint, frozen in evaluation."""
+    clip_reward: float | None = 10.0
+    """With normalize_reward: clip normalized rewards to [-clip_reward, clip_reward] (SB3's 10); null: no clip."""
     eval_episodes: int = 20
     """Episodes of the final deterministic evaluation on a separate env."""
     eval_envs: int = 4
     """Parallel environments used for evaluation."""
+    eval_max_episode_steps: int = 10_000
+    """Evaluation (and video) episodes of an env with no time limit of its own (e.g. CliffWalking-v1) are cut
+    after this many steps, so evaluation always ends; they count as capped (summary.json eval_capped_episodes)."""
     eval_every: int | None = None
     """Evaluate every this many env steps during training; None (default): about 10 evaluations per run (every
     ceil(rollouts / 10) rollouts), so every run has an eval/ curve; 0: only at the end."""
@@ -121,10 +128,6 @@ class NetworkConfig:
     """Box actions: log-std computed from the state (True) or one learned vector (False)."""
 
 
-class ConfigError(ValueError):
-    """A configuration value, key or preset file that cannot be used; the message says what to do."""
-
-
 @dataclass
 class ResolvedConfig:
     """The full configuration of one run, as saved in config.json."""
@@ -145,19 +148,24 @@ class ResolvedConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ResolvedConfig:
-        """A saved config (config.json, a Ray worker's copy). Raises ConfigError for a bad action_mask.
+        """Rebuild a saved config (config.json, a Ray worker's copy), checked as ``resolve_config`` checks a new one.
 
         Configs saved before ``action_mask`` existed trained without masking: they read as ``none`` (not the
         default ``auto``), so such a run resumes, evaluates and exports with the network and policy it had.
+
+        Raises:
+            ConfigError: a value out of range (see agents/validation.py) or a bad action_mask.
         """
         run = RunConfig(**{"action_mask": "none", **data["run"]})
         _check_action_mask(run)
-        return cls(
+        config = cls(
             run=run,
             network=NetworkConfig(**data["network"]),
             agent=ALGO_CONFIGS[run.algo](**data["agent"]),
             preset=data.get("preset", "default"),
         )
+        validate(config)
+        return config
 
 
 def load_preset(algo: str, env_id: str) -> tuple[dict[str, Any], str]:
@@ -223,10 +231,15 @@ def resolve_config(algo: str, env_id: str, values: dict[str, Any]) -> ResolvedCo
     """Build the run's config: defaults < preset < ``values`` (CLI flags and overrides, in order).
 
     Raises:
-        ConfigError: unknown algorithm, unknown field name, or a value of the wrong type.
+        ConfigError: unknown algorithm, unknown field name, a value of the wrong type or out of range
+            (agents/validation.py), or ``algo``/``env_id`` among ``values`` (they are arguments).
     """
     if algo not in ALGO_CONFIGS:
         raise ConfigError(f"Unknown algorithm {algo!r}; choose one of: {', '.join(sorted(ALGO_CONFIGS))}.")
+    for key, flag in (("algo", "--algo"), ("env_id", "--env")):
+        if key in values or f"run.{key}" in values:
+            given = values.get(key, values.get(f"run.{key}"))
+            raise ConfigError(f"{key} is chosen with {flag}, not --set {key}={given}: use {flag} {given}.")
     parts = {"run": RunConfig, "network": NetworkConfig, "agent": ALGO_CONFIGS[algo]}
     owner = {f.name: part for part, cls in parts.items() for f in dataclasses.fields(cls)}
     chosen: dict[str, dict[str, Any]] = {part: {} for part in parts}
@@ -247,9 +260,11 @@ def resolve_config(algo: str, env_id: str, values: dict[str, Any]) -> ResolvedCo
     built = {part: cls(**chosen[part]) for part, cls in parts.items()}
     _check_backend(built["run"])
     _check_action_mask(built["run"])
-    return ResolvedConfig(
+    config = ResolvedConfig(
         run=built["run"], network=built["network"], agent=built["agent"], preset=preset_name
     )
+    validate(config)
+    return config
 
 
 def _check_backend(run: RunConfig) -> None:

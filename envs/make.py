@@ -8,14 +8,10 @@ import gymnasium
 import numpy as np
 from gymnasium.spaces import Box
 from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.wrappers.vector import (
-    NormalizeObservation,
-    NormalizeReward,
-    RecordEpisodeStatistics,
-    TransformObservation,
-)
+from gymnasium.wrappers.vector import NormalizeObservation, RecordEpisodeStatistics, TransformObservation
 
 from envs.modes import VECTORIZATION_MODES
+from envs.normalize import VecNormalizeReward
 from envs.wrappers import ActionMaskToInfo
 
 _TEST_NAMESPACE = "tfpg-test/"
@@ -31,6 +27,7 @@ def make_vector_env(
     normalize_reward: bool = False,
     gamma: float = 0.99,
     clip_obs: float | None = 10.0,
+    clip_reward: float | None = 10.0,
     env_kwargs: dict | None = None,
     render_mode: str | None = None,
     wrappers: list | None = None,
@@ -41,8 +38,10 @@ def make_vector_env(
     Wrappers, innermost first: ``ActionMaskToInfo`` when ``action_mask_key`` names a key of a Dict
     observation, ``RecordEpisodeStatistics`` (so ``info["episode"]`` and its
     ``info["_episode"]`` mask report raw returns and lengths), then ``NormalizeObservation`` plus a clip to
-    ``[-clip_obs, clip_obs]``, then ``NormalizeReward``. The env always uses ``AutoresetMode.NEXT_STEP``: the
-    step after a done step ignores the action and returns the reset observation with reward 0.
+    ``[-clip_obs, clip_obs]``, then ``VecNormalizeReward`` (SB3's rule: the return is reset at every episode
+    end, truncations included; normalized rewards clipped to ``[-clip_reward, clip_reward]``). The env
+    always uses ``AutoresetMode.NEXT_STEP``: the step after a done step ignores the action and returns the
+    reset observation with reward 0.
 
     Seeding: ``seed`` seeds the action and observation spaces here. The sub-envs are seeded by the caller's
     first ``env.reset(seed=seed)`` (Gymnasium gives sub-env ``i`` the seed ``seed + i``); later resets
@@ -55,9 +54,10 @@ def make_vector_env(
         vectorization: ``"auto"`` (the env's native vector env when its spec has a ``vector_entry_point``,
             else ``"sync"``), ``"sync"``, ``"async"`` or ``"vector_entry_point"``.
         normalize_obs: Normalize observations by running mean and variance; needs a ``Box`` space.
-        normalize_reward: Scale rewards by the running std of the discounted return.
+        normalize_reward: Scale rewards by the running std of the discounted per-episode return.
         gamma: Discount of the return whose std ``normalize_reward`` divides by.
         clip_obs: Clip normalized observations to ``[-clip_obs, clip_obs]``; ``None`` disables clipping.
+        clip_reward: Clip normalized rewards to ``[-clip_reward, clip_reward]``; ``None`` disables clipping.
         env_kwargs: Keyword arguments for the env constructor (``max_episode_steps`` sets a time limit).
         render_mode: Passed to the env, e.g. ``"rgb_array"``.
         wrappers: ``env -> env`` functions applied to every sub-env, innermost first (``envs.user``
@@ -69,7 +69,8 @@ def make_vector_env(
         The wrapped vector environment (not yet reset).
 
     Raises:
-        ValueError: If ``vectorization`` or ``clip_obs`` is invalid, the env does not autoreset in
+        ValueError: If ``env_kwargs`` do not fit the env's constructor, a module it needs is missing,
+            ``vectorization``, ``clip_obs`` or ``clip_reward`` is invalid, the env does not autoreset in
             ``NEXT_STEP`` mode, or ``normalize_obs`` is asked of a non-``Box`` observation space.
         gymnasium.error.UnregisteredEnv: If ``env_id`` is not registered (message suggests close ids).
     """
@@ -77,6 +78,8 @@ def make_vector_env(
         raise ValueError(f"Unknown vectorization {vectorization!r}; expected one of {VECTORIZATION_MODES}.")
     if clip_obs is not None and clip_obs <= 0:
         raise ValueError(f"clip_obs must be positive or None, got {clip_obs}.")
+    if clip_reward is not None and not clip_reward > 0:
+        raise ValueError(f"clip_reward must be positive or None, got {clip_reward}.")
     if env_id.startswith(_TEST_NAMESPACE):
         importlib.import_module("envs.testing")  # registers the tfpg-test/ ids
 
@@ -93,6 +96,15 @@ def make_vector_env(
         env = gymnasium.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
     except gymnasium.error.UnregisteredEnv as error:
         raise type(error)(_unknown_id_message(env_id, error)) from error
+    except TypeError as error:  # e.g. env_kwargs the constructor does not take
+        raise ValueError(
+            f"{env_id} cannot be made with env_kwargs {env_kwargs or {}}: {error}. Check the env's "
+            f"constructor arguments (gymnasium.spec({env_id!r}) lists its defaults)."
+        ) from error
+    except ModuleNotFoundError as error:  # "module:EnvId" ids, or an env's own optional dependency
+        raise ValueError(
+            f"{env_id} cannot be made: {error}. Install the package that provides it."
+        ) from error
 
     _check_next_step_autoreset(env, env_id)
     space = env.single_observation_space
@@ -102,7 +114,7 @@ def make_vector_env(
     if normalize_obs:
         env = _normalize_observations(env, env_id, clip_obs)
     if normalize_reward:
-        env = NormalizeReward(env, gamma=gamma)
+        env = VecNormalizeReward(env, gamma=gamma, clip=clip_reward)
     if seed is not None:
         env.action_space.seed(seed)
         env.single_action_space.seed(seed)
@@ -127,6 +139,22 @@ def reset_seeded(env: VectorEnv, seed: int | None) -> tuple[Any, dict[str, Any]]
         env.single_action_space.seed(seed)
         env.observation_space.seed(seed)
     return env.reset(seed=seed)
+
+
+def own_time_limit(env_id: str, env_kwargs: dict | None = None) -> int | None:
+    """The episode step limit an env has without tfpg's help: ``env_kwargs["max_episode_steps"]`` if given,
+    else its registration's ``max_episode_steps``; ``None`` when it has none (e.g. CliffWalking-v1) or the
+    id is unknown (``make_vector_env`` then says so).
+    """
+    limit = (env_kwargs or {}).get("max_episode_steps")
+    if limit is not None:
+        return limit if limit > 0 else None  # -1 tells Gymnasium not to apply its TimeLimit
+    if env_id.startswith(_TEST_NAMESPACE):
+        importlib.import_module("envs.testing")
+    try:
+        return gymnasium.spec(env_id).max_episode_steps
+    except gymnasium.error.Error:
+        return None
 
 
 def _unknown_id_message(env_id: str, error: Exception) -> str:

@@ -24,7 +24,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 NAMESPACE = "tfpg-test"
-OBS_KINDS = ("vector", "image", "dict", "discrete")
+OBS_KINDS = ("vector", "image", "dict", "discrete", "tuple")
 ACTION_KINDS = ("discrete", "box", "multidiscrete", "multibinary")
 SPACES_MAX_EPISODE_STEPS = 32
 COUNTER_ID = f"{NAMESPACE}/Counter-v0"
@@ -51,7 +51,7 @@ INVALID_ACTION_MULTI_DICT_ID = f"{NAMESPACE}/InvalidActionMultiDict-v0"
 SB3_INVALID_DISCRETE_ID = f"{NAMESPACE}/InvalidActionEnvDiscrete-v0"
 SB3_INVALID_MULTI_DISCRETE_ID = f"{NAMESPACE}/InvalidActionEnvMultiDiscrete-v0"
 
-_OBS_NAMES = {"vector": "Vector", "image": "Image", "dict": "Dict", "discrete": "Discrete"}
+_OBS_NAMES = {"vector": "Vector", "image": "Image", "dict": "Dict", "discrete": "Discrete", "tuple": "Tuple"}
 _ACTION_NAMES = {
     "discrete": "Discrete",
     "box": "Box",
@@ -99,6 +99,11 @@ def _observation_space(kind: str) -> spaces.Space:
         # Bit 0 lives in the Box and bit 1 in the Discrete, so a policy must read both.
         return spaces.Dict(
             {"features": spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32), "flag": spaces.Discrete(2)}
+        )
+    if kind == "tuple":
+        # Nested: bit 0 in the Box, bit 1 in a Dict inside the Tuple.
+        return spaces.Tuple(
+            [spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32), spaces.Dict({"flag": spaces.Discrete(2)})]
         )
     return spaces.Discrete(4)
 
@@ -185,6 +190,8 @@ class SpacesEnv(gymnasium.Env):
             return _bits_image(self._bits, noise)
         if self.obs_kind == "dict":
             return {"features": np.array([signs[0], self._noise[0]], dtype=np.float32), "flag": self._bits[1]}
+        if self.obs_kind == "tuple":
+            return (np.array([signs[0], self._noise[0]], dtype=np.float32), {"flag": self._bits[1]})
         return np.int64(2 * self._bits[0] + self._bits[1])
 
     def _score(self, action: Any) -> float:

@@ -1,8 +1,11 @@
-"""Save, restore and freeze the running statistics of Gymnasium's normalization wrappers; and
+"""Save, restore and freeze the running statistics of the normalization wrappers; and
 ``ActionMaskToInfo``, which takes an action mask out of a Dict observation.
 
 The statistics are part of a trained agent (its inputs were scaled by them), so they go into checkpoints
-as plain arrays, and evaluation envs freeze them.
+as plain arrays, and evaluation envs freeze them. Observations: Gymnasium's ``NormalizeObservation``
+(``obs_`` keys). Rewards: tfpg's ``VecNormalizeReward`` (``envs/normalize.py``), or Gymnasium's
+``NormalizeReward`` in an env a user wrapped by hand; both keep a scalar ``return_rms`` (``ret_`` keys), so
+checkpoints written before tfpg had its own wrapper load unchanged.
 """
 
 from typing import Any
@@ -14,16 +17,19 @@ from gymnasium.vector.utils import batch_space
 from gymnasium.wrappers.utils import RunningMeanStd
 from gymnasium.wrappers.vector import NormalizeObservation, NormalizeReward
 
-# Key prefix -> (wrapper class, attribute holding its RunningMeanStd).
+from envs.normalize import VecNormalizeReward
+
+# Key prefix -> (wrapper classes, attribute holding its RunningMeanStd).
 _NORMALIZERS = {
-    "obs": (NormalizeObservation, "obs_rms"),
-    "ret": (NormalizeReward, "return_rms"),
+    "obs": ((NormalizeObservation,), "obs_rms"),
+    "ret": ((VecNormalizeReward, NormalizeReward), "return_rms"),
 }
+_ALL_NORMALIZERS = tuple(cls for classes, _ in _NORMALIZERS.values() for cls in classes)
 _STATS = ("mean", "var", "count")
 
 
-def find_wrapper(env: VectorEnv, cls: type) -> VectorWrapper | None:
-    """Returns the outermost wrapper of type ``cls`` in ``env``'s chain, or ``None``."""
+def find_wrapper(env: VectorEnv, cls: type | tuple[type, ...]) -> VectorWrapper | None:
+    """Returns the outermost wrapper of type ``cls`` (or one of them) in ``env``'s chain, or ``None``."""
     while True:
         if isinstance(env, cls):
             return env
@@ -36,15 +42,15 @@ def get_normalization_state(env: VectorEnv) -> dict[str, np.ndarray]:
     """Returns copies of the normalization statistics in ``env``'s wrapper chain.
 
     Args:
-        env: A vector env, possibly wrapped in ``NormalizeObservation`` and/or ``NormalizeReward``.
+        env: A vector env, possibly wrapped in ``NormalizeObservation`` and/or a reward normalizer.
 
     Returns:
         ``obs_mean``, ``obs_var``, ``obs_count`` if observations are normalized and ``ret_mean``,
         ``ret_var``, ``ret_count`` if rewards are (counts are 0-d float64 arrays); empty if neither.
     """
     state = {}
-    for prefix, (cls, attr) in _NORMALIZERS.items():
-        wrapper = find_wrapper(env, cls)
+    for prefix, (classes, attr) in _NORMALIZERS.items():
+        wrapper = find_wrapper(env, classes)
         if wrapper is None:
             continue
         rms: RunningMeanStd = getattr(wrapper, attr)
@@ -73,17 +79,17 @@ def set_normalization_state(env: VectorEnv, state: dict[str, np.ndarray]) -> Non
         raise ValueError(f"Unknown normalization state keys {unknown}; expected a subset of {sorted(known)}.")
 
     updates = []  # (RunningMeanStd, mean, var, count), applied only once all are valid
-    for prefix, (cls, attr) in _NORMALIZERS.items():
+    for prefix, (classes, attr) in _NORMALIZERS.items():
         keys = [f"{prefix}_{stat}" for stat in _STATS]
         given = [key for key in keys if key in state]
-        wrapper = find_wrapper(env, cls)
+        wrapper = find_wrapper(env, classes)
         if wrapper is None:
             if given:
-                raise ValueError(f"State has {given} but the env has no {cls.__name__} wrapper.")
+                raise ValueError(f"State has {given} but the env has no {classes[0].__name__} wrapper.")
             continue
         missing = [key for key in keys if key not in state]
         if missing:
-            raise ValueError(f"The env has a {cls.__name__} wrapper but the state lacks {missing}.")
+            raise ValueError(f"The env has a {type(wrapper).__name__} wrapper but the state lacks {missing}.")
         rms: RunningMeanStd = getattr(wrapper, attr)
         expected = {"mean": np.shape(rms.mean), "var": np.shape(rms.var), "count": ()}
         values = {}
@@ -108,11 +114,11 @@ def freeze_normalization(env: VectorEnv, frozen: bool = True) -> None:
     wrappers are left as they are.
 
     Args:
-        env: A vector env, possibly wrapped in ``NormalizeObservation`` and/or ``NormalizeReward``.
+        env: A vector env, possibly wrapped in ``NormalizeObservation`` and/or a reward normalizer.
         frozen: ``True`` to freeze, ``False`` to resume updating.
     """
     while True:
-        if isinstance(env, NormalizeObservation | NormalizeReward):
+        if isinstance(env, _ALL_NORMALIZERS):
             env.update_running_mean = not frozen
         if not isinstance(env, VectorWrapper):
             return

@@ -9,7 +9,15 @@ from networks.distributions import (
     SquashedDiagGaussian,
     make_distribution,
 )
-from networks.encoders import ConvEncoder, DictEncoder, FlattenCast, MultiOneHot, OneHot, make_encoder
+from networks.encoders import (
+    ConvEncoder,
+    DictEncoder,
+    FlattenCast,
+    MultiOneHot,
+    OneHot,
+    TupleEncoder,
+    make_encoder,
+)
 from networks.heads import (
     BernoulliHead,
     CategoricalHead,
@@ -45,6 +53,7 @@ __all__ = [
     "MultiOneHot",
     "OneHot",
     "SquashedDiagGaussian",
+    "TupleEncoder",
     "ValueHead",
     "action_spec",
     "dummy_observation",

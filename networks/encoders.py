@@ -22,7 +22,7 @@ SUPPORTED_OBSERVATION_SPACES = (
     "Discrete",
     "MultiDiscrete",
     "MultiBinary",
-    "Dict of these",
+    "Dict or Tuple of these (nested too)",
 )
 
 
@@ -195,6 +195,42 @@ class DictEncoder(keras.layers.Layer):
         return {**super().get_config(), "observation_space": self._space_config}
 
 
+@keras.saving.register_keras_serializable(package="tfpg")
+class TupleEncoder(keras.layers.Layer):
+    """Tuple observations → one encoder per element (chosen by `make_encoder`) → concatenated [B, sum F_i].
+
+    The Tuple counterpart of `DictEncoder`; elements may themselves be Dict or Tuple spaces.
+
+    Args:
+        observation_space: A `gym.spaces.Tuple`, or its `space_to_config` dict.
+        **kwargs: Base `keras.layers.Layer` arguments.
+    """
+
+    def __init__(self, observation_space: gym.spaces.Tuple | dict[str, Any], **kwargs):
+        super().__init__(**kwargs)
+        space = as_space(observation_space)
+        if not isinstance(space, gym.spaces.Tuple):
+            raise ValueError(f"TupleEncoder needs a Tuple space, got {space!r}.")
+        self._space_config = space_to_config(space)
+        self.encoders = [make_encoder(sub, name=f"encoder_{i}") for i, sub in enumerate(space.spaces)]
+
+    def build(self, input_shape: tuple[Shape, ...]) -> None:
+        for shape, encoder in zip(input_shape, self.encoders, strict=True):
+            build_chain([encoder], shape)
+
+    def call(self, inputs):
+        features = [encoder(x) for x, encoder in zip(inputs, self.encoders, strict=True)]
+        return ops.concatenate(features, axis=-1)  # [B, sum F_i]
+
+    def compute_output_shape(self, input_shape: tuple[Shape, ...]) -> Shape:
+        shapes = [enc.compute_output_shape(s) for s, enc in zip(input_shape, self.encoders, strict=True)]
+        widths = [shape[-1] for shape in shapes]
+        return (shapes[0][0], None if None in widths else sum(widths))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "observation_space": self._space_config}
+
+
 def is_image_space(space: gym.Space) -> bool:
     """A uint8 Box of rank 3, read as HxWxC."""
     return isinstance(space, gym.spaces.Box) and space.dtype == np.uint8 and len(space.shape) == 3
@@ -206,7 +242,7 @@ def make_encoder(observation_space: gym.Space, name: str | None = None) -> keras
     Args:
         observation_space: uint8 HxWxC Box → ConvEncoder ("nature" when H, W >= 36, else "small"); any other
             Box or MultiBinary → FlattenCast; Discrete → OneHot; 1-D MultiDiscrete → MultiOneHot;
-            Dict → DictEncoder.
+            Dict → DictEncoder; Tuple → TupleEncoder.
         name: Layer name.
 
     Returns:
@@ -229,6 +265,8 @@ def make_encoder(observation_space: gym.Space, name: str | None = None) -> keras
         return FlattenCast(name=name)
     if isinstance(space, gym.spaces.Dict):
         return DictEncoder(space, name=name)
+    if isinstance(space, gym.spaces.Tuple):
+        return TupleEncoder(space, name=name)
     raise ValueError(
         f"Unsupported observation space {space!r}; supported: {', '.join(SUPPORTED_OBSERVATION_SPACES)}."
     )

@@ -24,7 +24,7 @@ from collections.abc import Callable
 import numpy as np
 
 from networks.distributions import MASKED_LOGIT, Bernoulli, Categorical, DiagGaussian, MultiCategorical
-from networks.encoders import DictEncoder, FlattenCast, MultiOneHot, OneHot
+from networks.encoders import DictEncoder, FlattenCast, MultiOneHot, OneHot, TupleEncoder
 from networks.heads import (
     LOG_STD_BOUNDS,
     BernoulliHead,
@@ -81,11 +81,17 @@ def _dict(encoder: DictEncoder, weights: Weights) -> Callable:
     return lambda obs: np.concatenate([fn(obs[key]) for key, fn in parts], axis=-1)
 
 
+def _tuple(encoder: TupleEncoder, weights: Weights) -> Callable:
+    parts = [encoder_fn(sub, weights) for sub in encoder.encoders]
+    return lambda obs: np.concatenate([fn(x) for x, fn in zip(obs, parts, strict=True)], axis=-1)
+
+
 ENCODERS: dict[type, Callable[[object, Weights], Callable]] = {
     FlattenCast: _flatten,
     OneHot: _one_hot,
     MultiOneHot: _multi_one_hot,
     DictEncoder: _dict,
+    TupleEncoder: _tuple,
 }
 
 

@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 import tensorflow as tf
 
-SUPPORTED_SPACES = ("Box", "Discrete", "MultiDiscrete", "MultiBinary", "Dict")
+SUPPORTED_SPACES = ("Box", "Discrete", "MultiDiscrete", "MultiBinary", "Dict", "Tuple")
 
 
 def _unsupported(space: Any, supported: tuple[str, ...] = SUPPORTED_SPACES) -> ValueError:
@@ -56,7 +56,7 @@ def space_to_config(space: gym.Space) -> dict[str, Any]:
     """Describes a space as a JSON-serializable dict.
 
     Args:
-        space: A Box, Discrete, MultiDiscrete, MultiBinary or (nested) Dict space.
+        space: A Box, Discrete, MultiDiscrete, MultiBinary, or a (nested) Dict or Tuple of these.
 
     Returns:
         A dict with a "type" key and the fields needed to rebuild the space with `space_from_config`.
@@ -87,6 +87,8 @@ def space_to_config(space: gym.Space) -> dict[str, Any]:
     if isinstance(space, gym.spaces.Dict):
         # A list of pairs, not a mapping, so that no reader re-sorts the keys.
         return {"type": "Dict", "spaces": [[key, space_to_config(sub)] for key, sub in space.spaces.items()]}
+    if isinstance(space, gym.spaces.Tuple):
+        return {"type": "Tuple", "spaces": [space_to_config(sub) for sub in space.spaces]}
     raise _unsupported(space)
 
 
@@ -122,6 +124,8 @@ def space_from_config(config: dict[str, Any]) -> gym.Space:
         return gym.spaces.MultiBinary(n if isinstance(n, int) else list(n))
     if kind == "Dict":
         return gym.spaces.Dict([(key, space_from_config(sub)) for key, sub in config["spaces"]])
+    if kind == "Tuple":
+        return gym.spaces.Tuple([space_from_config(sub) for sub in config["spaces"]])
     raise _unsupported(config)
 
 
@@ -132,7 +136,7 @@ def as_space(space_or_config: gym.Space | dict[str, Any]) -> gym.Space:
     return space_from_config(space_or_config)
 
 
-def observation_spec(space: gym.Space) -> tf.TensorSpec | dict[str, tf.TensorSpec]:
+def observation_spec(space: gym.Space) -> tf.TensorSpec | dict[str, Any] | tuple[Any, ...]:
     """The spec of a batch of observations as a Gymnasium vector env returns them.
 
     Args:
@@ -140,13 +144,15 @@ def observation_spec(space: gym.Space) -> tf.TensorSpec | dict[str, tf.TensorSpe
 
     Returns:
         `tf.TensorSpec([None, *space.shape], space.dtype)` (e.g. Discrete → int64 `[None]`, MultiBinary →
-        int8), or a dict of such specs for a Dict space.
+        int8), or a dict (Dict space) or tuple (Tuple space) of such specs, nested as the space is.
 
     Raises:
         ValueError: If the space type is not supported.
     """
     if isinstance(space, gym.spaces.Dict):
         return {key: observation_spec(sub) for key, sub in space.spaces.items()}
+    if isinstance(space, gym.spaces.Tuple):
+        return tuple(observation_spec(sub) for sub in space.spaces)
     if isinstance(
         space, gym.spaces.Box | gym.spaces.Discrete | gym.spaces.MultiDiscrete | gym.spaces.MultiBinary
     ):
@@ -177,7 +183,7 @@ def action_spec(space: gym.Space) -> tf.TensorSpec:
     raise _unsupported(space, ("Box", "Discrete", "MultiDiscrete", "MultiBinary"))
 
 
-def dummy_observation(space: gym.Space, batch_size: int) -> np.ndarray | dict[str, Any]:
+def dummy_observation(space: gym.Space, batch_size: int) -> np.ndarray | dict[str, Any] | tuple[Any, ...]:
     """A batch of valid placeholder observations, e.g. to build a model.
 
     Args:
@@ -186,13 +192,15 @@ def dummy_observation(space: gym.Space, batch_size: int) -> np.ndarray | dict[st
 
     Returns:
         Zeros clipped into the space (`space.low` where 0 is out of bounds, `start` for Discrete) with the
-        dtype of `observation_spec`, or a dict of such arrays for a Dict space.
+        dtype of `observation_spec`, or a dict / tuple of such arrays for a Dict / Tuple space.
 
     Raises:
         ValueError: If the space type is not supported.
     """
     if isinstance(space, gym.spaces.Dict):
         return {key: dummy_observation(sub, batch_size) for key, sub in space.spaces.items()}
+    if isinstance(space, gym.spaces.Tuple):
+        return tuple(dummy_observation(sub, batch_size) for sub in space.spaces)
     if isinstance(space, gym.spaces.Box):
         one = np.clip(np.zeros(space.shape), space.low, space.high)
     elif isinstance(space, gym.spaces.Discrete):

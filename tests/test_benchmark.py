@@ -15,7 +15,7 @@ seeds: [0, 1]
 runs:
   - {algo: a2c, env: CartPole-v1, steps: 1040, threshold: 475, set: {eval_episodes: 2}}
   - {algo: reinforce, env: CartPole-v1, steps: 1024, seeds: [5], set: {num_steps: 32, eval_episodes: 2}}
-  - {algo: ppo, env: Acrobot-v1, steps: 1024, seeds: [0], set: {minibatch_size: 7}}
+  - {algo: ppo, env: Acrobot-v1, steps: 1024, seeds: [0], set: {env_kwargs: {foo: 1}}}
 """
 
 
@@ -56,7 +56,7 @@ def test_benchmark_writes_rows_error_row_and_plot(tmp_path):
     assert "--algo a2c --env CartPole-v1 --seed $S --total-steps 1040 --set eval_episodes=2" in a2c
     assert "(2 episodes)" in a2c
     assert reinforce.startswith("| reinforce | CartPole-v1 | 5 | 1,024 |")
-    assert "**error**" in broken and "minibatch_size=7 must divide" in broken
+    assert "**error**" in broken and "cannot be made with env_kwargs" in broken
     for seed in (0, 1):  # every seed of every entry is a real run directory
         assert (tmp_path / "runs" / f"CartPole-v1__a2c__1040__s{seed}" / "summary.json").exists()
     png = tmp_path / "plots" / "CartPole-v1.png"

@@ -61,3 +61,28 @@ def test_config_round_trips_through_json():
     cfg = resolve_config("ppo", "CartPole-v1", {"target_kl": 0.02})
     again = ResolvedConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert again == cfg
+
+
+@pytest.mark.parametrize("algo", ["ppo", "a2c", "reinforce"])
+def test_every_preset_entry_passes_validation(algo):
+    import yaml
+
+    from agents.config import PRESET_DIR
+
+    for env_id in yaml.safe_load((PRESET_DIR / f"{algo}.yaml").read_text()):
+        resolve_config(algo, "Acme-v0" if env_id == "default" else env_id, {})  # raises ConfigError if not
+
+
+def test_validation_names_field_value_and_range():
+    with pytest.raises(ConfigError, match=r"'gae_lambda' must be a finite number in \[0.0, 1.0\]; got 1.5"):
+        resolve_config("ppo", "CartPole-v1", {"gae_lambda": 1.5})
+    with pytest.raises(
+        ConfigError, match=r"minibatch_size=100 must divide .* = 256 transitions \(e.g. 128\)"
+    ):
+        resolve_config("ppo", "CartPole-v1", {"minibatch_size": 100})
+    with pytest.raises(ConfigError, match=r"'clip_reward' must be null or a finite number > 0; got -1.0"):
+        resolve_config("ppo", "CartPole-v1", {"clip_reward": -1})
+    data = resolve_config("ppo", "CartPole-v1", {}).to_dict()
+    data["run"]["num_envs"] = 0
+    with pytest.raises(ConfigError, match=r"'num_envs' must be an integer in \[1, 4096\]; got 0"):
+        ResolvedConfig.from_dict(data)

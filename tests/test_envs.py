@@ -245,7 +245,7 @@ def test_clip_bounds_observations_and_space():
     assert np.all(np.isinf(unclipped.single_observation_space.high))
 
 
-@pytest.mark.parametrize("obs_kind", ["dict", "discrete"])
+@pytest.mark.parametrize("obs_kind", ["dict", "discrete", "tuple"])
 def test_normalize_obs_on_non_box_space_raises(obs_kind):
     with pytest.raises(ValueError, match=r"needs a Box observation space.*FlattenObservation"):
         make_vector_env(tenvs.test_env_id(obs_kind, "discrete"), 2, normalize_obs=True)
@@ -262,6 +262,8 @@ def _target_bits(obs, obs_kind: str) -> np.ndarray:
         return (obs[:, 0, 0, :2] > 127).astype(np.int64)
     if obs_kind == "dict":
         return np.stack([obs["features"][:, 0] > 0, obs["flag"]], axis=1).astype(np.int64)
+    if obs_kind == "tuple":
+        return np.stack([obs[0][:, 0] > 0, obs[1]["flag"]], axis=1).astype(np.int64)
     return np.stack([obs // 2, obs % 2], axis=1)
 
 

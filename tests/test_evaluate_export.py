@@ -113,7 +113,15 @@ def test_evaluate_json_reproduces_the_final_evaluation(run_dir, capsys):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert evaluate.main([str(run_dir), "--json"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert set(result) == {"mean_return", "std_return", "mean_length", "episodes"}
+    assert set(result) == {
+        "mean_return",
+        "std_return",
+        "mean_length",
+        "episodes",
+        "capped_episodes",
+        "episode_cap",
+    }
+    assert result["capped_episodes"] == 0 and result["episode_cap"] is None  # CartPole has its own limit
     assert result["episodes"] == summary["eval_episodes"] == 2
     assert result["mean_return"] == pytest.approx(summary["eval_mean_return"])
     # a checkpoint path works too, and --stochastic / --seed / --episodes are honoured

@@ -34,8 +34,8 @@ pytest.importorskip("tf2onnx")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("ai_edge_litert")
 
-# case -> (env id, config values); together they cover every action family, Dict and image observations,
-# and baked-in observation normalization.
+# case -> (env id, config values); together they cover every action family, Dict, Tuple (nesting a Dict) and
+# image observations, and baked-in observation normalization.
 SMALL = {"num_envs": 2}
 BUILT = {
     "vector-discrete": (test_env_id("vector", "discrete"), SMALL),
@@ -43,7 +43,12 @@ BUILT = {
     "dict-box": (test_env_id("dict", "box"), SMALL),
     "image-multibinary": (test_env_id("image", "multibinary"), SMALL),
     "cartpole-normalized": ("CartPole-v1", {"normalize_obs": True}),
+    "tuple-discrete": (test_env_id("tuple", "discrete"), SMALL),
 }
+# The seed of each case (weights, perturbation, sample) is its position in BUILT unless given here: a case whose
+# perturbed policy picks one action on every sample observation fails the "not constant" check, so a new case
+# must not shift the others' seeds.
+SEEDS = {"tuple-discrete": 3}
 CASES = [*BUILT, "cartpole-issue"]
 N_OBS = 100
 TOLERANCE = 1e-5  # the issue's bound, relative to max(1, |v|); export itself checks 1e-4 (export_formats.py)
@@ -114,7 +119,16 @@ def perturb(run, seed):
 
 def agent_outputs(run, feeds, inputs):
     """The in-process policy's deterministic actions and values on raw observations (normalized as in training)."""
-    obs = {inp.path[0]: feeds[inp.name] for inp in inputs} if inputs[0].path else feeds["observations"]
+    by_path = {inp.path: feeds[inp.name] for inp in inputs}
+
+    def nest(space, path=()):  # the flat named inputs back into the env's nested dicts / tuples
+        if isinstance(space, gym.spaces.Dict):
+            return {key: nest(sub, (*path, key)) for key, sub in space.spaces.items()}
+        if isinstance(space, gym.spaces.Tuple):
+            return tuple(nest(sub, (*path, i)) for i, sub in enumerate(space.spaces))
+        return by_path[path]
+
+    obs = nest(run.env.unwrapped.single_observation_space)
     freeze_normalization(run.env)
     chain, env = [], run.env
     while isinstance(env, VectorWrapper):
@@ -140,6 +154,7 @@ def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp("exports")
     cases = {}
     for i, (case, (env_id, values)) in enumerate(BUILT.items()):
+        i = SEEDS.get(case, i)
         run = build_run(resolve_config("ppo", env_id, {"seed": i, **values}))
         try:
             perturb(run, seed=i)

@@ -47,12 +47,25 @@ def perturb(model, seed: int = 0) -> None:
         variable.assign(variable.numpy() + rng.normal(0.0, 0.3, variable.shape).astype(np.float32))
 
 
-@pytest.mark.parametrize("action_kind", ACTION_KINDS)
-@pytest.mark.parametrize("obs_kind", ["vector", "discrete", "dict"])
+def tile(obs, times: int):
+    """A batch of one observation (nested dicts / tuples of [1, ...] arrays) repeated ``times`` times."""
+    if isinstance(obs, dict):
+        return {key: tile(value, times) for key, value in obs.items()}
+    if isinstance(obs, tuple):
+        return tuple(tile(value, times) for value in obs)
+    return np.concatenate([obs] * times)
+
+
+@pytest.mark.parametrize(
+    ("obs_kind", "action_kind"),
+    [(o, a) for o in ("vector", "discrete", "dict") for a in ACTION_KINDS] + [("tuple", "discrete")],
+)
 def test_numpy_mirror_matches_tf_path(obs_kind, action_kind):
     env_id = test_env_id(obs_kind, action_kind)
     run = small_run(
-        env_id, share_trunk=obs_kind == "discrete", activation="relu" if obs_kind == "dict" else "tanh"
+        env_id,
+        share_trunk=obs_kind == "discrete",
+        activation="relu" if obs_kind in ("dict", "tuple") else "tanh",
     )
     try:
         assert run.policy.mirror_reason is None, "this model should have a NumPy mirror"
@@ -60,11 +73,7 @@ def test_numpy_mirror_matches_tf_path(obs_kind, action_kind):
         noise = run.policy.snapshot(1, 16).noise[0]  # [16, width]
         network, dist = numpy_mirror.mirror(run.policy.model, run.policy.model.get_weights())
         obs = run.env.observation_space.sample()
-        obs = (
-            {k: np.concatenate([v] * 4) for k, v in obs.items()}
-            if isinstance(obs, dict)
-            else np.concatenate([obs] * 4)
-        )
+        obs = tile(obs, 4)
         params, values, actions, mode, log_prob = tf_reference(run, obs, noise)
         np_params, np_values = network.forward(obs)
         # Vector observations with separate trunks take the side-by-side (fused) trunk; the others do not.

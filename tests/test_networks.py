@@ -20,6 +20,7 @@ from networks import (
     MultiOneHot,
     OneHot,
     SquashedDiagGaussian,
+    TupleEncoder,
     ValueHead,
     action_spec,
     dummy_observation,
@@ -34,6 +35,18 @@ OBSERVATION_SPACES = {
     "image": IMAGE,
     "dict": gym.spaces.Dict([("img", IMAGE), ("pos", gym.spaces.Discrete(3))]),
     "discrete": gym.spaces.Discrete(5),
+    # Nested both ways: a Tuple holding a Dict that holds a Tuple.
+    "tuple": gym.spaces.Tuple(
+        [
+            gym.spaces.Discrete(3),
+            gym.spaces.Dict(
+                [
+                    ("img", IMAGE),
+                    ("pos", gym.spaces.Tuple([gym.spaces.Box(-1.0, 1.0, (2,)), gym.spaces.MultiBinary(2)])),
+                ]
+            ),
+        ]
+    ),
 }
 ACTION_SPACES = {
     "discrete": gym.spaces.Discrete(3),
@@ -44,11 +57,17 @@ ACTION_SPACES = {
 
 
 def random_observation(space, batch_size, seed=0):
-    """A batch of valid observations with `observation_spec` dtypes."""
+    """A batch of valid observations with `observation_spec` dtypes (nested as the space is)."""
     space.seed(seed)
     samples = [space.sample() for _ in range(batch_size)]
+    return _stack(space, samples)
+
+
+def _stack(space, samples):
     if isinstance(space, gym.spaces.Dict):
-        return {key: np.stack([s[key] for s in samples]) for key in space.spaces}
+        return {key: _stack(sub, [s[key] for s in samples]) for key, sub in space.spaces.items()}
+    if isinstance(space, gym.spaces.Tuple):
+        return tuple(_stack(sub, [s[i] for s in samples]) for i, sub in enumerate(space.spaces))
     return np.stack(samples).astype(space.dtype)
 
 
@@ -73,6 +92,10 @@ LAYER_CASES = {
         lambda: DictEncoder(OBSERVATION_SPACES["dict"]),
         random_observation(OBSERVATION_SPACES["dict"], 5),
     ),
+    "tuple": (
+        lambda: TupleEncoder(OBSERVATION_SPACES["tuple"]),
+        random_observation(OBSERVATION_SPACES["tuple"], 5),
+    ),
     "categorical_head": (lambda: CategoricalHead(3), _rand(5, 4)),
     "gaussian_head": (lambda: GaussianHead(2, log_std_init=-0.5), _rand(5, 4)),
     "gaussian_head_state_std": (lambda: GaussianHead(2, -0.5, state_dependent_std=True), _rand(5, 4)),
@@ -83,7 +106,11 @@ LAYER_CASES = {
 
 
 def _shape_of(x):
-    return {k: _shape_of(v) for k, v in x.items()} if isinstance(x, dict) else (None, *x.shape[1:])
+    if isinstance(x, dict):
+        return {k: _shape_of(v) for k, v in x.items()}
+    if isinstance(x, tuple):
+        return tuple(_shape_of(v) for v in x)
+    return (None, *x.shape[1:])
 
 
 @pytest.mark.parametrize("case", LAYER_CASES)
@@ -156,8 +183,9 @@ def test_make_encoder_choices_and_errors():
     assert isinstance(make_encoder(gym.spaces.Box(0.0, 1.0, (8, 8, 3), np.float32)), FlattenCast)
     assert isinstance(make_encoder(gym.spaces.MultiBinary(3)), FlattenCast)
     assert isinstance(make_encoder(gym.spaces.MultiDiscrete([2, 2])), MultiOneHot)
-    with pytest.raises(ValueError, match=r"Tuple.*supported: Box"):
-        make_encoder(gym.spaces.Tuple([gym.spaces.Discrete(2)]))
+    assert isinstance(make_encoder(gym.spaces.Tuple([gym.spaces.Discrete(2)])), TupleEncoder)
+    with pytest.raises(ValueError, match=r"Text.*supported: Box"):
+        make_encoder(gym.spaces.Text(4))
     with pytest.raises(ValueError, match="one-dimensional"):
         make_policy_head(gym.spaces.Box(-1, 1, (2, 2)))
     with pytest.raises(ValueError, match="Unsupported action space"):
@@ -185,6 +213,7 @@ def _config_cases():
         ("dict", "multi_discrete", True),
         ("discrete", "multi_binary", False),
         ("image", "discrete", True),
+        ("tuple", "box", False),
     ]
 
 
@@ -201,7 +230,7 @@ def test_actor_critic_config_round_trip(obs_name, act_name, share):
         np.testing.assert_allclose(clone(obs)[key], value, rtol=1e-6)
 
 
-@pytest.mark.parametrize(("obs_name", "act_name", "share"), _config_cases()[:2])
+@pytest.mark.parametrize(("obs_name", "act_name", "share"), [*_config_cases()[:2], _config_cases()[-1]])
 def test_keras_file_save_load(tmp_path, obs_name, act_name, share):
     obs_space = OBSERVATION_SPACES[obs_name]
     model = ActorCritic(obs_space, ACTION_SPACES[act_name], (16,), share_trunk=share)
@@ -249,7 +278,7 @@ def test_initial_policy_is_near_uniform():
     assert np.abs(logits).max() < 0.1  # policy output gain 0.01
 
 
-@pytest.mark.parametrize("obs_name", ["vector", "dict"])
+@pytest.mark.parametrize("obs_name", ["vector", "dict", "tuple"])
 def test_tf_function_traces_once(obs_name):
     obs_space = OBSERVATION_SPACES[obs_name]
     model = ActorCritic(obs_space, ACTION_SPACES["box"], (16,))

@@ -92,6 +92,41 @@ def test_state_carries_across_rollouts():
     np.testing.assert_array_equal(first.last_values, [20, 20])
 
 
+def test_tuple_observations_are_stored_and_concatenate_along_the_env_axis():
+    """Nested Tuple(Box, Dict(flag)) observations: one 2-env collector equals two 1-env ones joined (Ray)."""
+    from envs.testing import test_env_id
+
+    env_id = test_env_id("tuple", "discrete")
+
+    class ConstantActor:
+        def act(self, obs, info, episode_start):
+            n = len(obs[0])
+            zeros = np.zeros(n, np.float32)
+            return {"actions": np.zeros(n, np.int32), "log_probs": zeros, "values": zeros}
+
+        def finish(self, obs, info, episode_start):
+            return {"last_values": np.zeros(len(obs[0]), np.float32)}
+
+    def rollout(num_envs, seed):
+        env = make_vector_env(env_id, num_envs, seed=seed)
+        schema = schema_of(env)
+        result, _ = RolloutCollector(env, schema, 40, seed=seed).collect(ConstantActor())
+        env.close()
+        return schema, result
+
+    schema, both = rollout(2, seed=0)
+    joined = schema.concat([rollout(1, seed=0)[1], rollout(1, seed=1)[1]])
+    features, nested = both.observations
+    assert features.shape == (40, 2, 2) and features.dtype == np.float32
+    assert nested["flag"].shape == (40, 2) and nested["flag"].dtype == np.int64
+    assert np.unique(nested["flag"]).tolist() == [0, 1]  # written every step, not left at zero
+    np.testing.assert_array_equal(joined.observations[0], features)
+    np.testing.assert_array_equal(joined.observations[1]["flag"], nested["flag"])
+    np.testing.assert_array_equal(joined.valid, both.valid)
+    batch = schema.batch(both)
+    assert batch["observations"][0].shape == (80, 2) and batch["observations"][1]["flag"].shape == (80,)
+
+
 def test_episode_starts_mark_first_observations_for_the_actor_and_the_schema():
     """True on the reset observation (row 0, and the row after each autoreset row), never on the autoreset row;
     carried across rollouts. A schema that declares ``episode_starts`` gets the same flags stored."""
@@ -117,3 +152,18 @@ def test_a_field_the_actor_does_not_return_is_an_error():
     with pytest.raises(KeyError, match="behaviour_info"):
         collector.collect(RevealingActor())
     env.close()
+
+
+def test_non_finite_guard_names_the_bad_array_of_nested_observations():
+    """The NaN/Inf check of each rollout walks nested Dict/Tuple observations and names the array's path."""
+    from agents.experience.schema import Rollout, leaves
+    from agents.run.guards import first_non_finite_rollout_field
+
+    def rollout(flag_value):
+        obs = (np.zeros((2, 1, 3), np.float32), {"flag": np.full((2, 1), flag_value, np.float32)})
+        data = {"observations": obs, "rewards": np.zeros((2, 1)), "values": np.zeros((2, 1))}
+        return Rollout(None, data)
+
+    assert [path for path, _ in leaves(rollout(0.0).observations)] == ["0", "1/flag"]
+    assert first_non_finite_rollout_field(rollout(0.0)) is None
+    assert first_non_finite_rollout_field(rollout(np.nan)) == "observations/1/flag"

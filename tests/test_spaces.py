@@ -29,6 +29,16 @@ SPACES = {
             ),
         ]
     ),
+    # Blackjack-v1's space, and a Tuple nesting a Dict nesting a Tuple.
+    "tuple": gym.spaces.Tuple([gym.spaces.Discrete(32), gym.spaces.Discrete(11), gym.spaces.Discrete(2)]),
+    "tuple_nested": gym.spaces.Tuple(
+        [
+            gym.spaces.Box(-1.0, 1.0, (2,), np.float32),
+            gym.spaces.Dict(
+                [("b", gym.spaces.Tuple([gym.spaces.MultiBinary(3), gym.spaces.Discrete(4, start=1)]))]
+            ),
+        ]
+    ),
 }
 
 
@@ -53,8 +63,10 @@ def test_uniform_box_bounds_stored_as_scalars():
 
 
 def test_unsupported_space_raises_naming_it():
-    with pytest.raises(ValueError, match=r"Tuple.*supported spaces are: Box, Discrete"):
-        space_to_config(gym.spaces.Tuple([gym.spaces.Discrete(2)]))
+    with pytest.raises(ValueError, match=r"Text.*supported spaces are: Box, Discrete.*Tuple"):
+        space_to_config(gym.spaces.Text(4))
+    with pytest.raises(ValueError, match=r"Text.*supported spaces are"):
+        observation_spec(gym.spaces.Tuple([gym.spaces.Discrete(2), gym.spaces.Text(4)]))
     with pytest.raises(ValueError, match="Graph"):
         space_from_config({"type": "Graph"})
 
@@ -68,6 +80,19 @@ def test_observation_spec_matches_vector_env_dtypes():
     spec = observation_spec(SPACES["dict"])
     assert list(spec) == ["zeta", "alpha"]
     assert spec["alpha"]["pos"] == tf.TensorSpec([None], tf.int64)
+    nested = observation_spec(SPACES["tuple_nested"])
+    assert isinstance(nested, tuple) and isinstance(nested[1]["b"], tuple)
+    assert nested[1]["b"][0] == tf.TensorSpec([None, 3], tf.int8)
+
+
+def test_tuple_spec_matches_a_real_vector_env():
+    envs = gym.make_vec("Blackjack-v1", 2, vectorization_mode="sync")
+    obs, _ = envs.reset(seed=0)
+    spec = observation_spec(envs.single_observation_space)
+    assert isinstance(obs, tuple) and len(obs) == len(spec) == 3
+    for part, part_spec in zip(obs, spec, strict=True):
+        assert part_spec.is_compatible_with(tf.constant(part))
+    envs.close()
 
 
 def test_observation_spec_matches_a_real_vector_env():
@@ -87,7 +112,11 @@ def test_action_spec():
 
 
 def _first(obs):
-    return {k: _first(v) for k, v in obs.items()} if isinstance(obs, dict) else obs[0]
+    if isinstance(obs, dict):
+        return {k: _first(v) for k, v in obs.items()}
+    if isinstance(obs, tuple):
+        return tuple(_first(v) for v in obs)
+    return obs[0]
 
 
 @pytest.mark.parametrize("name", SPACES)

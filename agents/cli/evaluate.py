@@ -31,6 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--stochastic", dest="deterministic", action="store_false", help="sample actions")
     parser.add_argument("--seed", type=int, help="env reset seed (default: the training-time eval seed)")
     parser.add_argument("--num-envs", type=int, help="parallel eval envs (default: the run's eval_envs)")
+    parser.add_argument(
+        "--max-episode-steps",
+        type=int,
+        help="cut episodes of an env with no time limit of its own after N steps, counted as capped "
+        "(default: the run's eval_max_episode_steps, 10000)",
+    )
     parser.add_argument("--render", choices=["human"], help="show the episodes in a window")
     parser.add_argument(
         "--video", metavar="DIR", help="record MP4s of every episode into DIR (needs moviepy)"
@@ -41,9 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.episodes is not None and args.episodes < 1:
-        print(f"error: --episodes must be at least 1, got {args.episodes}.", file=sys.stderr)
-        return 2
+    for flag, value, low, high in (
+        ("--episodes", args.episodes, 1, None),
+        ("--max-episode-steps", args.max_episode_steps, 1, None),
+        ("--num-envs", args.num_envs, 1, 4096),
+        ("--seed", args.seed, 0, 2**31 - 1),
+    ):
+        if value is not None and (value < low or (high is not None and value > high)):
+            bounds = f"at least {low}" if high is None else f"in [{low}, {high}]"
+            print(f"error: {flag} must be {bounds}, got {value}.", file=sys.stderr)
+            return 2
     from agents.run.console import import_tensorflow
 
     import_tensorflow(headless=args.render != "human")
@@ -59,14 +72,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         result = evaluate_loaded(
-            loaded, args.episodes, args.deterministic, args.seed, args.num_envs, args.render, args.video
+            loaded,
+            args.episodes,
+            args.deterministic,
+            args.seed,
+            args.num_envs,
+            args.render,
+            args.video,
+            args.max_episode_steps,
         )
     except gymnasium.error.DependencyNotInstalled as err:
         print(f"error: {err} (for --video: pip install 'tfpg[video]')", file=sys.stderr)
         return 2
     finally:
         loaded.close()
-    out = {k: result[k] for k in ("mean_return", "std_return", "mean_length", "episodes")}
+    keys = ("mean_return", "std_return", "mean_length", "episodes", "capped_episodes", "episode_cap")
+    out = {k: result[k] for k in keys}
     if args.json:
         print(json.dumps(out))
     else:

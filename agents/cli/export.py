@@ -49,6 +49,13 @@ def main(argv: list[str] | None = None) -> int:
             f"error: {out} already exists and is not an empty directory; pick a new --out.", file=sys.stderr
         )
         return 2
+    from agents.validation import ConfigError, check_output_dir
+
+    try:
+        check_output_dir(out, "--out")
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     from agents.run.export_formats import INSTALL_HINT, missing_modules, parse_formats
 
     formats = parse_formats(args.format)

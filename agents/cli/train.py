@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from agents.config import ALGO_CONFIGS, ConfigError, parse_override, parse_wrapper, resolve_config
+from agents.validation import check_output_dir, check_run_name
 from envs.modes import VECTORIZATION_MODES
 
 # flag attribute -> config field
@@ -162,7 +163,12 @@ def main(argv: list[str] | None = None) -> int:
             values["wrappers"] = [parse_wrapper(tokens) for tokens in args.wrappers]
         values.update(parse_override(text) for text in args.overrides)
         if args.resume is None:
-            config = resolve_config(args.algo or "ppo", args.env or "CartPole-v1", values)
+            env_id = args.env if args.env is not None else "CartPole-v1"  # --env "" is refused, not defaulted
+            config = resolve_config(args.algo or "ppo", env_id, values)
+            # Where the run goes, checked before TensorFlow's ~2 s import (check_run_dir checks it again).
+            if args.run_name is not None:
+                check_run_name(args.run_name)
+            check_output_dir(args.logdir, "--logdir")
     except ConfigError as err:
         return _error(str(err))
 

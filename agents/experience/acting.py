@@ -74,7 +74,9 @@ def _num_envs(obs) -> int:
 def _cast_like(obs, spec):
     """NumPy observations in the dtype the compiled signature expects (normalizers return float64)."""
     if isinstance(spec, dict):
-        return {key: np.asarray(obs[key], dtype=spec[key].dtype.as_numpy_dtype) for key in spec}
+        return {key: _cast_like(obs[key], spec[key]) for key in spec}
+    if isinstance(spec, tuple):
+        return tuple(_cast_like(part, part_spec) for part, part_spec in zip(obs, spec, strict=True))
     return np.asarray(obs, dtype=spec.dtype.as_numpy_dtype)
 
 

@@ -37,8 +37,8 @@ class ArraySpec:
         object.__setattr__(self, "dtype", np.dtype(self.dtype))
 
 
-Spec = ArraySpec | Mapping[str, "Spec"]
-"""An ``ArraySpec``, or a dict of specs for structured data (Dict observations)."""
+Spec = ArraySpec | Mapping[str, "Spec"] | tuple["Spec", ...]
+"""An ``ArraySpec``, or a dict (Dict observations) or tuple (Tuple observations) of specs, nested freely."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Field:
 
     name: str
     spec: Spec
-    """Shape and dtype of one item; a dict of specs for Dict observations."""
+    """Shape and dtype of one item; a dict / tuple of specs for Dict / Tuple observations."""
     source: str = "actor"
     """Who writes it: "env" (the collector), "actor" (``Actor.act`` / ``Actor.finish``), "learner" (the
     algorithm, from the rollout, before the update)."""
@@ -66,9 +66,11 @@ SCALAR_F32 = ArraySpec((), np.float32)
 
 
 def space_spec(space: gym.Space, dtype=None) -> Spec:
-    """The per-item spec of a Gymnasium space's values (nested for Dict spaces)."""
+    """The per-item spec of a Gymnasium space's values (nested for Dict and Tuple spaces)."""
     if isinstance(space, gym.spaces.Dict):
         return {key: space_spec(sub) for key, sub in space.spaces.items()}
+    if isinstance(space, gym.spaces.Tuple):
+        return tuple(space_spec(sub) for sub in space.spaces)
     return ArraySpec(space.shape, dtype or space.dtype)
 
 
@@ -215,28 +217,52 @@ class RolloutSchema:
         }
 
 
+# Structured data (Dict / Tuple observations) is nested dicts and tuples of arrays, mirroring its spec.
+
+
 def _map(fn, spec: Spec):
     if isinstance(spec, ArraySpec):
         return fn(spec)
+    if isinstance(spec, tuple):
+        return tuple(_map(fn, sub) for sub in spec)
     return {key: _map(fn, sub) for key, sub in spec.items()}
 
 
 def _map2(fn, value, spec: Spec):
     if isinstance(spec, ArraySpec):
         return fn(value, spec)
+    if isinstance(spec, tuple):
+        return tuple(_map2(fn, part, sub) for part, sub in zip(value, spec, strict=True))
     return {key: _map2(fn, value[key], sub) for key, sub in spec.items()}
 
 
 def _join(values: list, axis: int):
     if isinstance(values[0], dict):
         return {key: _join([v[key] for v in values], axis) for key in values[0]}
+    if isinstance(values[0], tuple):
+        return tuple(_join(list(parts), axis) for parts in zip(*values, strict=True))
     return np.concatenate(values, axis=axis)
 
 
 def write_step(buffer, t: int, value) -> None:
-    """``buffer[t] = value`` for an array or a dict of arrays (Dict observations)."""
+    """``buffer[t] = value`` for an array or nested dicts / tuples of arrays (Dict / Tuple observations)."""
     if isinstance(buffer, dict):
         for key in buffer:
-            buffer[key][t] = value[key]
+            write_step(buffer[key], t, value[key])
+    elif isinstance(buffer, tuple):
+        for part, part_value in zip(buffer, value, strict=True):
+            write_step(part, t, part_value)
     else:
         buffer[t] = value
+
+
+def leaves(value, prefix: str = "") -> list[tuple[str, np.ndarray]]:
+    """The arrays of a (nested) value with their paths, e.g. ``[("image", a), ("parts/0", b)]``; ``[("", a)]``
+    for a plain array."""
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, tuple):
+        items = enumerate(value)
+    else:
+        return [(prefix, value)]
+    return [leaf for key, sub in items for leaf in leaves(sub, f"{prefix}/{key}" if prefix else str(key))]

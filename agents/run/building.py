@@ -18,7 +18,7 @@ from agents.experience.acting import Policy
 from agents.experience.masks import ActionMasks, MaskSource, resolve_mask_source
 from agents.run import checkpoint as ckpt
 from agents.run.checkpoint import NormalizationVariables, make_checkpoint
-from envs.make import make_vector_env
+from envs.make import make_vector_env, own_time_limit
 from envs.user import check_env_id, wrapper_factories
 from envs.wrappers import freeze_normalization, get_normalization_state, set_normalization_state
 from networks import ActorCritic
@@ -44,6 +44,7 @@ def make_env(config: ResolvedConfig, num_envs: int, seed: int, **overrides) -> g
         vectorization=rc.vectorization,
         normalize_obs=rc.normalize_obs,
         normalize_reward=rc.normalize_reward,
+        clip_reward=rc.clip_reward,
         gamma=getattr(config.agent, "gamma", 0.99),
         env_kwargs=rc.env_kwargs or None,
         wrappers=wrapper_factories(rc.wrappers),
@@ -62,6 +63,26 @@ def check_user_code(config: ResolvedConfig) -> None:
     """
     check_env_id(config.run.env_id)
     wrapper_factories(config.run.wrappers)
+
+
+def eval_episode_cap(config: ResolvedConfig, max_episode_steps: int | None = None) -> int | None:
+    """The step cap tfpg puts on evaluation episodes: ``None`` when the env has a time limit of its own
+    (that limit applies), else ``max_episode_steps`` or the run's ``eval_max_episode_steps``."""
+    rc = config.run
+    if own_time_limit(rc.env_id, rc.env_kwargs) is not None:
+        return None
+    return max_episode_steps or rc.eval_max_episode_steps
+
+
+def make_eval_env(
+    config: ResolvedConfig, num_envs: int, seed: int, max_episode_steps: int | None = None, **overrides
+) -> gym.vector.VectorEnv:
+    """``make_env`` for evaluation and videos: an env without a time limit of its own is truncated after
+    ``eval_episode_cap`` steps (Gymnasium's ``TimeLimit``), so every evaluation episode ends."""
+    cap = eval_episode_cap(config, max_episode_steps)
+    if cap is not None:
+        overrides["env_kwargs"] = {**config.run.env_kwargs, "max_episode_steps": cap}
+    return make_env(config, num_envs, seed, **overrides)
 
 
 def make_policy(config: ResolvedConfig, env: gym.vector.VectorEnv, seed: int) -> Policy:
@@ -115,7 +136,7 @@ def build_run(config: ResolvedConfig) -> Run:
         tf.config.experimental.enable_op_determinism()  # process-wide; needs the seeds set just below
     keras.utils.set_random_seed(rc.seed)  # Python, NumPy and TensorFlow global seeds
     env = make_env(config, rc.num_envs, rc.seed)
-    eval_env = make_env(config, rc.eval_envs, rc.seed + EVAL_SEED_OFFSET)
+    eval_env = make_eval_env(config, rc.eval_envs, rc.seed + EVAL_SEED_OFFSET)  # episodes always end
     freeze_normalization(eval_env)
     policy = make_policy(config, env, seed=rc.seed)
     agent = make_agent(rc.algo, config.agent, policy, env.num_envs)

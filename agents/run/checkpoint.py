@@ -78,10 +78,26 @@ def save(manager: tf.train.CheckpointManager, step: int) -> str:
 
 
 def latest_in(directory: Path) -> str | None:
-    """Prefix of the newest complete checkpoint in ``directory`` (per its ``checkpoint`` pointer), or None."""
+    """Prefix of the newest complete checkpoint in ``directory`` (per its ``checkpoint`` pointer), or None.
+
+    Raises:
+        CheckpointError: the pointer file exists but cannot be parsed (e.g. overwritten with garbage).
+    """
     if not Path(directory).is_dir():
         return None
-    return tf.train.latest_checkpoint(str(directory))
+    pointer = Path(directory) / "checkpoint"
+    try:
+        prefix = tf.train.latest_checkpoint(str(directory))
+    except (ValueError, tf.errors.OpError) as err:  # UnicodeDecodeError is a ValueError
+        prefix, reason = None, _first_line(err)
+    else:
+        reason = "it names no checkpoint"
+    if prefix is None and pointer.is_file():
+        raise CheckpointError(
+            f"The checkpoint pointer file {pointer} is unreadable ({reason}). Pass a checkpoint with "
+            f"--checkpoint PATH, or restore the file. {_available(Path(directory).parent)}"
+        )
+    return prefix
 
 
 def resolve_checkpoint(run_dir: Path, which: str = "latest") -> str:
@@ -133,13 +149,13 @@ def restore(checkpoint: tf.train.Checkpoint, prefix: str, run_info: dict | None 
     try:
         reader = tf.train.load_checkpoint(prefix)
         saved = reader.get_tensor(_RUN_INFO_KEY) if reader.has_tensor(_RUN_INFO_KEY) else None
-    except (tf.errors.OpError, ValueError) as err:
+    except (tf.errors.OpError, ValueError, IndexError) as err:  # IndexError: a truncated .data file
         raise CheckpointError(_corrupt(prefix, err)) from err
     if saved is not None and run_info is not None:
         _check_run_info(prefix, json.loads(saved), run_info)
     try:
         checkpoint.restore(prefix).assert_consumed()
-    except (tf.errors.DataLossError, tf.errors.OutOfRangeError) as err:
+    except (tf.errors.DataLossError, tf.errors.OutOfRangeError, IndexError) as err:
         raise CheckpointError(_corrupt(prefix, err)) from err
     except (tf.errors.OpError, ValueError, AssertionError) as err:
         raise CheckpointError(

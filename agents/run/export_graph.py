@@ -7,7 +7,8 @@ clip) is baked in as constants, and Box actions come out clipped to the action b
 Inputs (the same names in every format; ``tfpg_export.json`` lists them with shapes and dtypes):
     observations          [B, *obs_shape] in the env's dtype, for an array observation space
     observations_<key>    one input per key of a Dict observation space (nested keys joined by "_",
-                          characters other than [A-Za-z0-9_] replaced by "_"), e.g. observations_position
+                          characters other than [A-Za-z0-9_] replaced by "_"), e.g. observations_position;
+                          a Tuple space's elements are keyed by position, e.g. observations_0, observations_1_flag
     action_mask           [B, size] bool, True = valid action, for a run that masks actions (the flat
                           per-dimension layout for MultiDiscrete); every signature that returns actions then
                           returns only valid ones. A mask the env carried in a Dict observation is this input,
@@ -66,8 +67,8 @@ class ExportInput:
     """``[None, *shape]`` with the dtype the env emits."""
     role: str = "observations"
     """What the input feeds: ``observations`` (later ``action_mask``, ``state``)."""
-    path: tuple[str, ...] = ()
-    """Keys into a Dict observation space (``()`` for an array space)."""
+    path: tuple[str | int, ...] = ()
+    """Keys into a Dict (str) / Tuple (int) observation space (``()`` for an array space)."""
 
 
 def export_inputs(run: Run) -> list[ExportInput]:
@@ -104,14 +105,25 @@ def raw_observation_space(run: Run) -> gym.Space:
     return space if mask_key is None else strip_observation_space(space, mask_key)
 
 
-def _leaves(space: gym.Space, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], gym.Space]]:
+def _leaves(space: gym.Space, path: tuple = ()) -> list[tuple[tuple, gym.Space]]:
     if isinstance(space, gym.spaces.Dict):
         return [leaf for key, sub in space.spaces.items() for leaf in _leaves(sub, (*path, key))]
+    if isinstance(space, gym.spaces.Tuple):
+        return [leaf for i, sub in enumerate(space.spaces) for leaf in _leaves(sub, (*path, i))]
     return [(path, space)]
 
 
-def _input_name(path: tuple[str, ...]) -> str:
-    return "_".join(["observations", *(re.sub(r"[^A-Za-z0-9_]", "_", key) for key in path)])
+def _input_name(path: tuple) -> str:
+    return "_".join(["observations", *(re.sub(r"[^A-Za-z0-9_]", "_", str(key)) for key in path)])
+
+
+def _nest(spec, leaves: dict, path: tuple = ()):
+    """The flat ``{path: tensor}`` inputs rebuilt into the nested dicts / tuples the network takes."""
+    if isinstance(spec, dict):
+        return {key: _nest(sub, leaves, (*path, key)) for key, sub in spec.items()}
+    if isinstance(spec, tuple):
+        return tuple(_nest(sub, leaves, (*path, i)) for i, sub in enumerate(spec))
+    return tf.cast(leaves[path], spec.dtype)
 
 
 @dataclass(frozen=True)
@@ -162,19 +174,14 @@ class _Graph:
         )
 
     def observations(self, tensors: tuple[tf.Tensor, ...]) -> Any:
-        """The flat input tensors → what the network saw in training (a tensor, or a dict for Dict spaces)."""
+        """The flat input tensors → what the network saw in training (a tensor, or nested dicts / tuples for
+        Dict / Tuple spaces)."""
         leaves = {
             inp.path: t for inp, t in zip(self.inputs, tensors, strict=True) if inp.role == "observations"
         }
         if list(leaves) == [()]:
             return self._normalize(leaves[()])
-        nested: dict[str, Any] = {}
-        for path, tensor in leaves.items():
-            node = nested
-            for key in path[:-1]:
-                node = node.setdefault(key, {})
-            node[path[-1]] = tensor
-        return tf.nest.map_structure(lambda x, spec: tf.cast(x, spec.dtype), nested, self.obs_spec)
+        return _nest(self.obs_spec, leaves)
 
     def _normalize(self, obs: tf.Tensor) -> tf.Tensor:
         if self.normalization is None:

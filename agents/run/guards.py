@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from agents.experience.schema import leaves
+
 
 class NonFiniteError(RuntimeError):
     """Training produced or received NaN/Inf; the message names the step, the quantity and what is kept."""
@@ -17,10 +19,8 @@ class NonFiniteError(RuntimeError):
 
 def first_non_finite_rollout_field(rollout) -> str | None:
     """The name of the first of rewards / float observations / values holding NaN or Inf, or None."""
-    observations = rollout.observations
-    parts = observations.items() if isinstance(observations, dict) else [("", observations)]
     checks = [("rewards", rollout.rewards), ("values", rollout.values)]
-    checks += [(f"observations{'/' + key if key else ''}", x) for key, x in parts]
+    checks += [(f"observations{'/' + key if key else ''}", x) for key, x in leaves(rollout.observations)]
     for name, values in checks:
         if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
             return name

@@ -12,7 +12,14 @@ from pathlib import Path
 from agents.config import ResolvedConfig
 from agents.experience.evaluation import evaluate
 from agents.run import checkpoint as ckpt
-from agents.run.building import EVAL_SEED_OFFSET, Run, build_run, make_env, restore_run
+from agents.run.building import (
+    EVAL_SEED_OFFSET,
+    Run,
+    build_run,
+    eval_episode_cap,
+    make_eval_env,
+    restore_run,
+)
 from agents.run.rundir import RunInputError, find_run_dir, load_run_config
 from envs.user import UserCodeError
 from envs.wrappers import freeze_normalization, set_normalization_state
@@ -59,7 +66,9 @@ def load_run(path: str | Path, checkpoint: str = "latest") -> LoadedRun:
 
 
 def _rebuild(config: ResolvedConfig, run_dir: Path) -> Run:
-    """``build_run``, with an env that cannot be made here turned into a ``RunInputError`` that says why."""
+    """``build_run``, with what can go wrong on this machine (an env module or extra not installed, an env
+    that no longer accepts the saved kwargs, an env registered from Python by the training process only)
+    reported as a ``RunInputError`` that says why."""
     import gymnasium as gym
 
     env_id = config.run.env_id
@@ -76,6 +85,12 @@ def _rebuild(config: ResolvedConfig, run_dir: Path) -> Run:
                 f"registration in a module and train with --env your_module:{env_id}."
             )
         raise RunInputError(f"Cannot rebuild the env of run {run_dir}: {err}{hint}") from err
+    except (ImportError, TypeError, ValueError) as err:
+        raise RunInputError(
+            f"Cannot rebuild the run in {run_dir} from its config.json (env {env_id!r}): "
+            f"{type(err).__name__}: {err}. Install what the env needs (e.g. pip install -e '.[envs]', or the "
+            f"package that registers it) and try again. Nothing was changed."
+        ) from err
 
 
 def evaluate_loaded(
@@ -86,12 +101,14 @@ def evaluate_loaded(
     num_envs: int | None = None,
     render_mode: str | None = None,
     video_dir: str | None = None,
+    max_episode_steps: int | None = None,
 ) -> dict:
     """Evaluate a loaded run on a fresh env carrying the checkpoint's (frozen) normalization statistics.
 
     Defaults reproduce the training-time evaluation exactly: the run's ``eval_episodes``, ``eval_envs`` and
     eval seed (``seed + EVAL_SEED_OFFSET``). ``render_mode="human"`` or ``video_dir`` (MP4 files through
-    Gymnasium's ``RecordVideo``) use one env.
+    Gymnasium's ``RecordVideo``) use one env. Episodes of an env without a time limit of its own are cut
+    after ``max_episode_steps`` (default: the run's ``eval_max_episode_steps``), as in training.
     """
     import gymnasium as gym
 
@@ -100,7 +117,8 @@ def evaluate_loaded(
     if render_mode or video_dir:
         num_envs = 1
     kwargs = {"render_mode": "rgb_array" if video_dir else render_mode} if (render_mode or video_dir) else {}
-    env = make_env(loaded.config, num_envs or rc.eval_envs, seed, **kwargs)
+    env = make_eval_env(loaded.config, num_envs or rc.eval_envs, seed, max_episode_steps, **kwargs)
+    cap = eval_episode_cap(loaded.config, max_episode_steps)
     try:
         state = loaded.run.normalization.state()
         if state:
@@ -116,6 +134,7 @@ def evaluate_loaded(
             env,
             episodes or rc.eval_episodes,
             seed,
+            cap,
         )
     finally:
         env.close()

@@ -30,6 +30,7 @@ import tensorflow as tf
 from tensorboard.compat.proto import event_pb2
 
 from agents.config import ConfigError, ResolvedConfig
+from agents.validation import check_output_dir, check_run_name, validate
 
 CONFIG_FILE = "config.json"
 SUMMARY_FILE = "summary.json"
@@ -70,12 +71,19 @@ def _holds_files(run_dir: Path) -> bool:
 
 
 def check_run_dir(logdir: str, run_name: str) -> Path:
-    """``logdir/run_name``, refusing one that already holds files (never overwrite a run). Creates nothing."""
+    """``logdir/run_name``, refusing one that already holds files (never overwrite a run), a run name that
+    would leave ``logdir``, and a ``logdir`` that cannot be written. Creates nothing.
+
+    Raises:
+        RunDirError: the run directory holds files.
+        RunInputError: a bad run name, or a ``logdir`` that is a file or not writable.
+    """
+    try:
+        check_run_name(run_name)
+        check_output_dir(logdir, "--logdir")
+    except ConfigError as err:
+        raise RunInputError(str(err)) from err
     run_dir = Path(logdir) / run_name
-    if Path(run_name).is_absolute() or ".." in Path(run_name).parts:
-        raise RunDirError(
-            f"--run-name {run_name!r} must be a plain name inside --logdir (no '..', not absolute)."
-        )
     if run_dir.exists() and not run_dir.is_dir():
         raise RunDirError(f"{run_dir} exists and is not a directory; pick another --logdir or --run-name.")
     if _holds_files(run_dir):
@@ -231,12 +239,17 @@ def apply_resume_overrides(config: ResolvedConfig, values: dict[str, Any]) -> Re
             f"statistics were made with the saved values. On resume only {', '.join(sorted(RESUME_SAFE_FIELDS))} "
             f"may change; drop the other flags, or start a new run with --run-name."
         )
-    return dataclasses.replace(
+    changed = dataclasses.replace(
         config,
         run=dataclasses.replace(config.run, **changes["run"]),
         network=dataclasses.replace(config.network, **changes["network"]),
         agent=dataclasses.replace(config.agent, **changes["agent"]),
     )
+    try:
+        validate(changed)
+    except ConfigError as err:
+        raise RunInputError(f"{err} Nothing was changed.") from err
+    return changed
 
 
 def trim_events_after(run_dir: Path, step: int) -> int:

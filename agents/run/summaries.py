@@ -78,8 +78,10 @@ def policy_scalars(policy) -> dict[str, float]:
 def record_episode(policy, make_env_fn, normalization: dict, seed: int, max_steps: int = 1000) -> np.ndarray:
     """Frames [T, H, W, 3] uint8 of one deterministic episode, or an empty array if the env cannot render.
 
-    ``make_env_fn(render_mode=...)`` builds a 1-env vector env like the evaluation env; it gets the training
-    env's current normalization statistics, frozen, so the video shows what evaluation measures.
+    ``make_env_fn(render_mode=...)`` builds a 1-env vector env like the evaluation env (the trainer's comes from
+    ``make_eval_env``, so an env without a time limit is cut at the evaluation cap too); it gets the training
+    env's current normalization statistics, frozen, so the video shows what evaluation measures. At most
+    ``max_steps`` frames are kept, whatever the episode's length.
     """
     try:
         env = make_env_fn(render_mode="rgb_array")

@@ -35,7 +35,8 @@ from agents.run.building import (
     EVAL_SEED_OFFSET,
     Run,
     build_run,
-    make_env,
+    eval_episode_cap,
+    make_eval_env,
     restore_run,
     sync_eval_normalization,
 )
@@ -233,18 +234,20 @@ class Session:
                     unlogged = EpisodeStats()
                 self._act_on(dispatch(self.callbacks, "on_update", self.steps, rollout, episodes, metrics))
                 if self._running() and self._crossed(self.eval_every):
-                    self.evaluate_and_keep_best(self.periodic_episodes)
+                    # a signal cuts it short and skips the rest; the loop then saves
+                    self.evaluate_and_keep_best(self.periodic_episodes, should_stop=stop.stopping)
                 if self._running() and self._crossed(self.checkpoint_every):
                     self.save_latest()
                 self._show_progress(recent_returns)
             self.bar.close()
-            if stop.signum is None and self.steps > self.start_steps:
-                result = self.evaluate_and_keep_best(rc.eval_episodes, final=True)
-            elif stop.signum is None and self.steps:
-                # Resumed a run that had finished training (e.g. killed before its summary): evaluate only.
-                result = _evaluate(run, rc.eval_episodes)
+            # Save first: a signal during the final evaluation then costs only the evaluation.
             if self.steps != self.last_saved:
                 self.save_latest()
+            if stop.signum is None and self.steps > self.start_steps:
+                result = self.evaluate_and_keep_best(rc.eval_episodes, final=True, should_stop=stop.stopping)
+            elif stop.signum is None and self.steps:
+                # Resumed a run that had finished training (e.g. killed before its summary): evaluate only.
+                result = _evaluate(run, rc.eval_episodes, stop.stopping)
         except KeyboardInterrupt:  # second signal: the state may be mid-update, keep the last checkpoint
             aborted = True
         except NonFiniteError as err:
@@ -337,13 +340,21 @@ class Session:
         dispatch(self.callbacks, "on_checkpoint", self.steps, prefix, False)  # a save from here asks nothing
         return prefix
 
-    def evaluate_and_keep_best(self, episodes: int, final: bool = False) -> dict:
-        """Evaluate, log eval/, keep a new best in best/, record a video; callbacks see the result."""
+    def evaluate_and_keep_best(
+        self, episodes: int, final: bool = False, should_stop: Callable[[], bool] | None = None
+    ) -> dict:
+        """Evaluate, log eval/, keep a new best in best/, record a video; callbacks see the result.
+
+        ``should_stop`` (a signal arrived) cuts the evaluation short: it is then no point of the eval/ curves,
+        no video and no best."""
         run, rc = self.run, self.run.config.run
         t0 = time.perf_counter()
-        result = _evaluate(run, episodes)
-        self.logger.write({f"eval/{key}": result[key] for key in ("mean_return", "std_return", "mean_length")},
-                          step=self.steps)  # fmt: skip
+        result = _evaluate(run, episodes, should_stop)
+        if result["interrupted"]:
+            self.eval_time += time.perf_counter() - t0
+            return result
+        keys = ("mean_return", "std_return", "mean_length", "capped_episodes")
+        self.logger.write({f"eval/{key}": result[key] for key in keys}, step=self.steps)
         if result["mean_return"] > run.counters["best_eval_return"].numpy():
             run.counters["best_eval_return"].assign(result["mean_return"])
             self.sync_counters()
@@ -370,8 +381,8 @@ class Session:
         if self.video_failed:
             return
 
-        def video_env(**kwargs):
-            return make_env(run.config, 1, rc.seed + EVAL_SEED_OFFSET, vectorization="sync", **kwargs)
+        def video_env(**kwargs):  # capped like evaluation, so a video always ends
+            return make_eval_env(run.config, 1, rc.seed + EVAL_SEED_OFFSET, vectorization="sync", **kwargs)
 
         try:
             log_policy_video(self.logger, self.run_dir, run, video_env, self.steps)
@@ -407,6 +418,9 @@ class Session:
             "eval_std_return": result["std_return"] if result else None,
             "eval_mean_length": result["mean_length"] if result else None,
             "eval_episodes": result["episodes"] if result else 0,
+            "eval_capped_episodes": result["capped_episodes"] if result else 0,
+            "eval_episode_cap": eval_episode_cap(self.run.config),
+            "eval_interrupted": bool(result and result["interrupted"]),
             "interrupted": signalled or failure is not None,
             "signal": (signal.Signals(signum).name if signum else "SIGINT") if signalled else None,
             "resumed_from_step": self.start_steps if self.resume else None,
@@ -423,7 +437,8 @@ class Session:
 
 class GracefulStop:
     """SIGINT/SIGTERM handling: the first signal stops training after the current update (which is then
-    checkpointed); a second one aborts at once with ``KeyboardInterrupt``. Only in the main thread."""
+    checkpointed) and cuts short an evaluation in progress (``stopping`` is checked between its steps); a
+    second one aborts at once with ``KeyboardInterrupt``. Only in the main thread."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
@@ -440,10 +455,13 @@ class GracefulStop:
             raise KeyboardInterrupt
         self.signum = signum
         print(
-            f"\ntfpg: {signal.Signals(signum).name} received; saving a checkpoint after this update "
-            f"(send it again to abort without saving)",
+            f"\ntfpg: {signal.Signals(signum).name} received; stopping: a checkpoint is saved after this update "
+            f"and an evaluation in progress is cut short (send it again to abort without saving)",
             file=sys.stderr,
         )
+
+    def stopping(self) -> bool:
+        return self.signum is not None
 
     def __exit__(self, *exc) -> None:
         for sig, handler in self._previous.items():
@@ -478,6 +496,16 @@ def _finite_or_none(value) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def _evaluate(run: Run, episodes: int) -> dict:
+def _evaluate(run: Run, episodes: int, should_stop: Callable[[], bool] | None = None) -> dict:
     sync_eval_normalization(run)
-    return evaluate(run.policy.predict, run.eval_env, episodes, seed=run.config.run.seed + EVAL_SEED_OFFSET)
+    cap = eval_episode_cap(run.config)
+    seed = run.config.run.seed + EVAL_SEED_OFFSET
+    result = evaluate(run.policy.predict, run.eval_env, episodes, seed, cap, should_stop)
+    if result["capped_episodes"]:
+        print(
+            f"tfpg: {result['capped_episodes']} of {result['episodes']} evaluation episodes were cut at "
+            f"{cap} steps ({run.config.run.env_id} has no time limit of its own; set eval_max_episode_steps "
+            f"to change the cap); their returns are partial.",
+            file=sys.stderr,
+        )
+    return result

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,14 @@ class RunConfig:
     """Ray cluster to join (else RAY_ADDRESS, else a local Ray started with this machine's CPUs)."""
     worker_timeout_s: float = 300.0
     """Longest wait for one worker's rollout before it is replaced and its share collected again."""
+    atari_wrappers: bool = False
+    """The standard Atari preprocessing (ALE ids): no-op reset, frame skip 4 + max-pool, 84x84 gray, frame stack."""
+    frame_stack: int = 4
+    """Frames stacked per observation with atari_wrappers."""
+    terminal_on_life_loss: bool = False
+    """Training envs only (ALE ids): a lost life ends the learner's episode; the game and its logged score go on."""
+    clip_reward: bool = False
+    """Training envs only: each reward becomes its sign; logged episode returns stay the raw score."""
 
 
 @dataclass
@@ -98,6 +107,10 @@ class NetworkConfig:
     """Box actions: tanh-squashed Gaussian inside the bounds (True) or Gaussian clipped by the env (False)."""
     state_dependent_std: bool = False
     """Box actions: log-std computed from the state (True) or one learned vector (False)."""
+    cnn: str = "auto"
+    """Image encoder: nature (Mnih et al. 2015, 512 features), small, minatar, or auto (nature when H, W >= 36)."""
+    channels: str = "auto"
+    """Image channel axis: first ([C, H, W]), last ([H, W, C]) or auto (the axis clearly smaller than the others)."""
 
 
 class ConfigError(ValueError):
@@ -134,7 +147,7 @@ class ResolvedConfig:
 
 
 def load_preset(algo: str, env_id: str) -> tuple[dict[str, Any], str]:
-    """The preset values for (algo, env): ``default`` merged with the env's own entry."""
+    """The preset values for (algo, env): ``default`` merged with the env's entry (its own, else a pattern's)."""
     path = PRESET_DIR / f"{algo}.yaml"
     if not path.exists():
         return {}, "none"
@@ -143,9 +156,11 @@ def load_preset(algo: str, env_id: str) -> tuple[dict[str, Any], str]:
     except yaml.YAMLError as err:
         raise ConfigError(f"Preset file {path} is not valid YAML: {err}. Fix or remove that file.") from err
     values = dict(presets.get("default") or {})
-    if env_id in presets:
-        values.update(presets[env_id] or {})
-        return values, env_id
+    patterns = (key for key in presets if key != "default" and fnmatch.fnmatchcase(env_id, key))
+    entry = env_id if env_id in presets else next(patterns, None)
+    if entry is not None:
+        values.update(presets[entry] or {})
+        return values, entry
     return values, "default"
 
 

@@ -15,6 +15,8 @@ from gymnasium.wrappers.vector import (
     TransformObservation,
 )
 
+from envs import atari
+
 VECTORIZATION_MODES = ("auto", "sync", "async", "vector_entry_point")
 _TEST_NAMESPACE = "tfpg-test/"
 
@@ -31,12 +33,17 @@ def make_vector_env(
     clip_obs: float | None = 10.0,
     env_kwargs: dict | None = None,
     render_mode: str | None = None,
+    atari_wrappers: bool = False,
+    frame_stack: int = 4,
+    terminal_on_life_loss: bool = False,
+    clip_reward: bool = False,
 ) -> VectorEnv:
     """Makes a vector env with episode statistics and optional observation/reward normalization.
 
-    Wrappers, innermost first: ``RecordEpisodeStatistics`` (so ``info["episode"]`` and its
-    ``info["_episode"]`` mask report raw returns and lengths), then ``NormalizeObservation`` plus a clip to
-    ``[-clip_obs, clip_obs]``, then ``NormalizeReward``. The env always uses ``AutoresetMode.NEXT_STEP``: the
+    Wrappers, innermost first: the Atari preprocessing when asked (``envs/atari.py``), then
+    ``RecordEpisodeStatistics`` (so ``info["episode"]`` and its ``info["_episode"]`` mask report raw returns and
+    lengths), then the training-only life-loss terminal and reward sign, then ``NormalizeObservation`` plus a
+    clip to ``[-clip_obs, clip_obs]``, then ``NormalizeReward``. The env always uses ``AutoresetMode.NEXT_STEP``: the
     step after a done step ignores the action and returns the reset observation with reward 0.
 
     Seeding: ``seed`` seeds the action and observation spaces here. The sub-envs are seeded by the caller's
@@ -55,14 +62,22 @@ def make_vector_env(
         clip_obs: Clip normalized observations to ``[-clip_obs, clip_obs]``; ``None`` disables clipping.
         env_kwargs: Keyword arguments for the env constructor (``max_episode_steps`` sets a time limit).
         render_mode: Passed to the env, e.g. ``"rgb_array"``.
+        atari_wrappers: The standard Atari preprocessing (no-op reset, frame skip 4 with max-pooling, 84x84
+            grayscale, frame stack); needs an ``ALE/...`` id. ``"auto"`` vectorization uses ALE's native vector
+            env for it. ``ALE/`` and ``MinAtar/`` ids register themselves (their packages are the ``atari`` extra).
+        frame_stack: Frames per observation with ``atari_wrappers``.
+        terminal_on_life_loss: A lost life ends the episode for the learner (training envs only; ALE ids).
+        clip_reward: Rewards become their sign (training envs only); episode statistics stay raw.
 
     Returns:
         The wrapped vector environment (not yet reset).
 
     Raises:
         ValueError: If ``vectorization`` or ``clip_obs`` is invalid, the env does not autoreset in
-            ``NEXT_STEP`` mode, or ``normalize_obs`` is asked of a non-``Box`` observation space.
+            ``NEXT_STEP`` mode, ``normalize_obs`` is asked of a non-``Box`` observation space, or an Atari option
+            is asked of an env that is not an ALE env.
         gymnasium.error.UnregisteredEnv: If ``env_id`` is not registered (message suggests close ids).
+        ImportError: An ``ALE/`` or ``MinAtar/`` id without its package (the message gives the install command).
     """
     if vectorization not in VECTORIZATION_MODES:
         raise ValueError(f"Unknown vectorization {vectorization!r}; expected one of {VECTORIZATION_MODES}.")
@@ -70,12 +85,22 @@ def make_vector_env(
         raise ValueError(f"clip_obs must be positive or None, got {clip_obs}.")
     if env_id.startswith(_TEST_NAMESPACE):
         importlib.import_module("envs.testing")  # registers the tfpg-test/ ids
+    atari.check_atari_options(env_id, vectorization, atari_wrappers, terminal_on_life_loss)
+    atari.register_pixel_envs(env_id)
 
     kwargs = dict(env_kwargs or {})
     if render_mode is not None:
         # Only when set: envs whose constructor lacks a render_mode argument still work.
         kwargs["render_mode"] = render_mode
+    wrappers = []
+    if atari_wrappers:
+        vectorization, preprocessing, wrappers = atari.atari_make_vec_args(env_id, vectorization, frame_stack)
+        kwargs = {**preprocessing, **kwargs}
+    elif atari.is_atari(env_id) and vectorization == "auto":
+        vectorization = "sync"  # raw frames, as registered: ALE's native vector env always preprocesses
     mode = None if vectorization == "auto" else vectorization
+    if wrappers:
+        kwargs["wrappers"] = wrappers
     try:
         env = gymnasium.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
     except gymnasium.error.UnregisteredEnv as error:
@@ -83,6 +108,7 @@ def make_vector_env(
 
     _check_next_step_autoreset(env, env_id)
     env = RecordEpisodeStatistics(env)
+    env = atari.training_wrappers(env, terminal_on_life_loss, clip_reward)
     if normalize_obs:
         env = _normalize_observations(env, env_id, clip_obs)
     if normalize_reward:

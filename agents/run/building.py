@@ -12,10 +12,13 @@ from envs import make_vector_env
 from networks import ActorCritic
 
 
-def make_env(config: ResolvedConfig, num_envs: int, seed: int, **overrides) -> gym.vector.VectorEnv:
+def make_env(
+    config: ResolvedConfig, num_envs: int, seed: int, training: bool = True, **overrides
+) -> gym.vector.VectorEnv:
     """A vector env as the run's config describes it (sub-env i is seeded ``seed + i`` at its first reset).
 
-    ``overrides`` replace ``make_vector_env`` arguments (e.g. ``render_mode``, ``vectorization``).
+    ``training=False`` (evaluation, videos) leaves out the training-only parts: life-loss terminals and reward
+    clipping. ``overrides`` replace ``make_vector_env`` arguments (e.g. ``render_mode``, ``vectorization``).
     """
     rc = config.run
     kwargs = dict(
@@ -24,6 +27,10 @@ def make_env(config: ResolvedConfig, num_envs: int, seed: int, **overrides) -> g
         normalize_reward=rc.normalize_reward,
         gamma=getattr(config.agent, "gamma", 0.99),
         env_kwargs=rc.env_kwargs or None,
+        atari_wrappers=rc.atari_wrappers,
+        frame_stack=rc.frame_stack,
+        terminal_on_life_loss=rc.terminal_on_life_loss and training,
+        clip_reward=rc.clip_reward and training,
     )
     kwargs.update(overrides)
     return make_vector_env(rc.env_id, num_envs, seed=seed, **kwargs)
@@ -41,6 +48,8 @@ def make_policy(config: ResolvedConfig, env: gym.vector.VectorEnv, seed: int) ->
         log_std_init=net.log_std_init,
         squash_actions=net.squash_actions,
         state_dependent_std=net.state_dependent_std,
+        cnn=net.cnn,
+        channels=net.channels,
     )
     policy = Policy(model, env.single_observation_space, env.single_action_space, seed=seed)
     sample = env.single_observation_space.sample()

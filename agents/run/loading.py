@@ -75,13 +75,16 @@ def evaluate_loaded(
     from agents.run.building import make_env
     from agents.run.trainer import EVAL_SEED_OFFSET
     from envs import freeze_normalization, set_normalization_state
+    from envs.atari import is_atari
 
     rc = loaded.config.run
     seed = rc.seed + EVAL_SEED_OFFSET if seed is None else seed
     if render_mode or video_dir:
         num_envs = 1
     kwargs = {"render_mode": "rgb_array" if video_dir else render_mode} if (render_mode or video_dir) else {}
-    env = make_env(loaded.config, num_envs or rc.eval_envs, seed, **kwargs)
+    if kwargs and is_atari(rc.env_id):
+        kwargs["vectorization"] = "sync"  # ALE's native vector env does not render; the per-env wrappers do
+    env = make_env(loaded.config, num_envs or rc.eval_envs, seed, training=False, **kwargs)
     try:
         state = loaded.run.normalization.state()
         if state:

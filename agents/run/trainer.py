@@ -84,7 +84,7 @@ def build_run(config: ResolvedConfig) -> Run:
         tf.config.experimental.enable_op_determinism()  # process-wide; needs the seeds set just below
     keras.utils.set_random_seed(rc.seed)  # Python, NumPy and TensorFlow global seeds
     env = make_env(config, rc.num_envs, rc.seed)
-    eval_env = make_env(config, rc.eval_envs, rc.seed + EVAL_SEED_OFFSET)
+    eval_env = make_env(config, rc.eval_envs, rc.seed + EVAL_SEED_OFFSET, training=False)
     freeze_normalization(eval_env)
     policy = make_policy(config, env, seed=rc.seed)
     agent = ALGORITHMS[rc.algo].factory(config.agent, policy, env)
@@ -216,7 +216,7 @@ def _train_loop(
         log_run_header(logger, config.to_dict(), command or [], trial_id=run_dir.name)
 
     def video_env(**kwargs):
-        return make_env(config, 1, rc.seed + EVAL_SEED_OFFSET, vectorization="sync", **kwargs)
+        return make_env(config, 1, rc.seed + EVAL_SEED_OFFSET, training=False, vectorization="sync", **kwargs)
 
     manager = ckpt.make_manager(run.checkpoint, run_dir / ckpt.CHECKPOINT_DIR, rc.keep_checkpoints)
     best_manager = ckpt.make_manager(run.checkpoint, run_dir / ckpt.BEST_DIR, 1)

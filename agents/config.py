@@ -42,7 +42,8 @@ class RunConfig:
     num_envs: int = 8
     """Parallel environments in the training vector env."""
     vectorization: str = "auto"
-    """Gymnasium vectorization: auto (native vector env if the env has one, else sync), sync, async."""
+    """Gymnasium vectorization: auto (native vector env if the env has one, else sync), sync, async,
+    vector_entry_point, or envpool (EnvPool's C++ envs; not an extra: pip install envpool==1.2.5)."""
     normalize_obs: bool = False
     """Running mean/std observation normalization (statistics are saved in the checkpoint)."""
     normalize_reward: bool = False

@@ -36,14 +36,14 @@ SCREEN_SIZE = 84
 ATARI_FPS = 60  # the console's frame rate
 
 
-def _bare_id(env_id: str) -> str:
+def bare_id(env_id: str) -> str:
     """``"ale_py:ALE/Pong-v5"`` → ``"ALE/Pong-v5"`` (Gymnasium's ``module:id`` form imports the module itself)."""
     return env_id.split(":", 1)[-1]
 
 
 def is_atari(env_id: str) -> bool:
     """An Arcade Learning Environment id (``ALE/<Game>-v5``)."""
-    return _bare_id(env_id).startswith(ATARI_PREFIX)
+    return bare_id(env_id).startswith(ATARI_PREFIX)
 
 
 def register_pixel_envs(env_id: str) -> None:
@@ -52,7 +52,7 @@ def register_pixel_envs(env_id: str) -> None:
     Raises:
         ImportError: The package is not installed; the message gives the install command.
     """
-    bare = _bare_id(env_id)
+    bare = bare_id(env_id)
     if bare.startswith(ATARI_PREFIX):
         ale_py = _import("ale_py", env_id)
         gymnasium.register_envs(ale_py)

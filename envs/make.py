@@ -15,9 +15,9 @@ from gymnasium.wrappers.vector import (
     TransformObservation,
 )
 
-from envs import atari
+from envs import atari, pool
 
-VECTORIZATION_MODES = ("auto", "sync", "async", "vector_entry_point")
+VECTORIZATION_MODES = ("auto", "sync", "async", "vector_entry_point", "envpool")
 _TEST_NAMESPACE = "tfpg-test/"
 
 
@@ -55,7 +55,8 @@ def make_vector_env(
         num_envs: Number of sub-environments.
         seed: Seed for the spaces' samplers, or ``None`` to leave them unseeded.
         vectorization: ``"auto"`` (the env's native vector env when its spec has a ``vector_entry_point``,
-            else ``"sync"``), ``"sync"``, ``"async"`` or ``"vector_entry_point"``.
+            else ``"sync"``), ``"sync"``, ``"async"``, ``"vector_entry_point"`` or ``"envpool"`` (EnvPool's
+            C++ envs, seeded here with ``seed``; see ``envs/pool.py``).
         normalize_obs: Normalize observations by running mean and variance; needs a ``Box`` space.
         normalize_reward: Scale rewards by the running std of the discounted return.
         gamma: Discount of the return whose std ``normalize_reward`` divides by.
@@ -92,19 +93,18 @@ def make_vector_env(
     if render_mode is not None:
         # Only when set: envs whose constructor lacks a render_mode argument still work.
         kwargs["render_mode"] = render_mode
-    wrappers = []
-    if atari_wrappers:
-        vectorization, preprocessing, wrappers = atari.atari_make_vec_args(env_id, vectorization, frame_stack)
-        kwargs = {**preprocessing, **kwargs}
-    elif atari.is_atari(env_id) and vectorization == "auto":
-        vectorization = "sync"  # raw frames, as registered: ALE's native vector env always preprocesses
-    mode = None if vectorization == "auto" else vectorization
-    if wrappers:
-        kwargs["wrappers"] = wrappers
-    try:
-        env = gymnasium.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
-    except gymnasium.error.UnregisteredEnv as error:
-        raise type(error)(_unknown_id_message(env_id, error)) from error
+    if vectorization == "envpool":
+        env = pool.make_envpool(env_id, num_envs, seed, kwargs, atari_wrappers, frame_stack)
+    else:
+        wrappers = []
+        if atari_wrappers:
+            vectorization, preprocessing, wrappers = atari.atari_make_vec_args(
+                env_id, vectorization, frame_stack
+            )
+            kwargs = {**preprocessing, **kwargs}
+        elif atari.is_atari(env_id) and vectorization == "auto":
+            vectorization = "sync"  # raw frames, as registered: ALE's native vector env always preprocesses
+        env = _make_vec(env_id, num_envs, vectorization, kwargs, wrappers)
 
     _check_next_step_autoreset(env, env_id)
     env = RecordEpisodeStatistics(env)
@@ -118,6 +118,16 @@ def make_vector_env(
         env.single_action_space.seed(seed)
         env.observation_space.seed(seed)
     return env
+
+
+def _make_vec(env_id: str, num_envs: int, vectorization: str, kwargs: dict, wrappers: list) -> VectorEnv:
+    mode = None if vectorization == "auto" else vectorization
+    if wrappers:
+        kwargs = {**kwargs, "wrappers": wrappers}
+    try:
+        return gymnasium.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
+    except gymnasium.error.UnregisteredEnv as error:
+        raise type(error)(_unknown_id_message(env_id, error)) from error
 
 
 def reset_seeded(env: VectorEnv, seed: int | None) -> tuple[Any, dict[str, Any]]:

@@ -43,19 +43,19 @@ def run_tfpg(case: dict, seed: int, eval_episodes: int, spawned_at: float, threa
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
     from agents.config import resolve_config
-    from agents.experience import rollout
+    from agents.experience import collector
     from agents.run.logging import read_scalars
     from agents.run.trainer import train
     from benchmarks.time_shares import time_shares
 
     first = {}
-    collect = rollout.RolloutCollector.collect
+    collect = collector.RolloutCollector.collect
 
     def timed_collect(self, *args):  # timestamps the first rollout (the first env step follows at once)
         first.setdefault("t", time.time())
         return collect(self, *args)
 
-    rollout.RolloutCollector.collect = timed_collect
+    collector.RolloutCollector.collect = timed_collect
     values = dict(
         case["tfpg"],
         seed=seed,
@@ -173,7 +173,7 @@ def sb3_env(case: dict, num_envs: int, seed: int, training: bool):
 
 def raw_env_sps(env_id: str, num_envs: int, seconds: float = 2.0, atari: bool = False) -> float:
     """Random-action env-steps/s of the env tfpg trains on (same vectorization, wrappers, num_envs)."""
-    from envs import make_vector_env
+    from envs.make import make_vector_env
 
     env = make_vector_env(env_id, num_envs, seed=0, atari_wrappers=atari)
     env.reset(seed=0)

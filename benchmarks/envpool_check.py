@@ -31,7 +31,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 
-from envs import atari, make_vector_env
+from envs import atari
+from envs.make import make_vector_env
 
 warnings.filterwarnings("ignore", message=".*precision lowered.*")  # EnvPool's float64 Box bounds
 

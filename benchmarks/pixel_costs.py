@@ -24,20 +24,24 @@ sys.path.insert(0, str(ROOT))
 
 def rollout_memory(env_id: str) -> None:
     from agents.config import resolve_config
-    from agents.experience.rollout import RolloutCollector
+    from agents.experience.collector import RolloutCollector
     from agents.run.building import make_env, make_policy
+    from networks.numpy_mirror import mirror_support
 
     config = resolve_config("ppo", env_id, {})
     env = make_env(config, config.run.num_envs, seed=0)
     policy = make_policy(config, env, seed=0)
-    collector = RolloutCollector(env, config.agent.num_steps, seed=0, action_dtype=policy.action_dtype)
-    rollout, _ = collector.collect(policy.act, policy.value)
+    print(f"{env_id}: acting path: {'NumPy mirror' if mirror_support(policy.model) is None else 'TF'} "
+          f"({mirror_support(policy.model) or 'mirrored'})")  # fmt: skip
+    num_steps = config.agent.num_steps
+    collector = RolloutCollector(env, policy.schema, num_steps, seed=0)
+    rollout, _ = collector.collect(policy.actor(None, num_steps, env.num_envs))
     env.close()
-    print(f"{env_id}: one rollout of {config.agent.num_steps} steps x {config.run.num_envs} envs")
+    print(f"{env_id}: one rollout of {num_steps} steps x {config.run.num_envs} envs")
     total = 0
-    for name, value in vars(rollout).items():
+    for name, value in rollout.data.items():
         total += value.nbytes
-        print(f"  {name:13s} {value.dtype!s:8s} {value.shape!s:28s} {value.nbytes / 2**20:8.2f} MiB")
+        print(f"  {name:15s} {value.dtype!s:8s} {value.shape!s:28s} {value.nbytes / 2**20:8.2f} MiB")
     obs = rollout.observations
     print(
         f"  total {total / 2**20:.2f} MiB; the observations as float32 would be {obs.size * 4 / 2**20:.2f} MiB"

@@ -16,8 +16,8 @@ from gymnasium.wrappers.vector import (
 )
 
 from envs import atari, pool
+from envs.modes import VECTORIZATION_MODES
 
-VECTORIZATION_MODES = ("auto", "sync", "async", "vector_entry_point", "envpool")
 _TEST_NAMESPACE = "tfpg-test/"
 
 

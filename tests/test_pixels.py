@@ -15,8 +15,8 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from agents.config import resolve_config
 from agents.run.building import make_env, make_policy
 from agents.run.summaries import record_episode
-from envs import make_vector_env
 from envs.atari import LifeLossTerminal, training_wrappers
+from envs.make import make_vector_env
 from networks import ActorCritic, ConvEncoder, make_encoder
 from networks.encoders import image_layout
 

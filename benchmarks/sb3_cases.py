@@ -92,7 +92,7 @@ CASES: dict[str, dict] = {
     "ppo-atari": dict(
         env="ALE/Pong-v5",
         algo="ppo",
-        steps=20_480,
+        steps=10_240,  # 10 updates: SPS only (a Pong update takes seconds on 2 cores)
         threshold=21.0,
         eval_every=0,
         num_envs=8,

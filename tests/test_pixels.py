@@ -2,8 +2,6 @@
 and short ALE / MinAtar runs to a complete run directory. Needs the ``atari`` extra (in ``dev``)."""
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,15 +19,15 @@ from networks import ActorCritic, ConvEncoder, make_encoder
 from networks.encoders import image_layout
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))  # train_agent, export_policy: the CLIs' main() in-process
 ATARI_FRAMES = gym.spaces.Box(0, 255, (4, 84, 84), np.uint8)
 
 
-def train_cli(*args):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "train_agent.py"), "--no-progress", *args],
-        capture_output=True, text=True, timeout=600, env=env,
-    )  # fmt: skip
+def train_cli(*args) -> int:
+    """scripts/train_agent.py's main() in this process (TensorFlow is already imported here)."""
+    import train_agent
+
+    return train_agent.main(["--no-progress", *args])
 
 
 # --- the preprocessing chain -----------------------------------------------------------------------------------
@@ -160,7 +158,6 @@ def test_atari_options_on_other_envs_are_refused():
 
 
 def test_missing_ale_py_exits_2_with_the_install_command(tmp_path, monkeypatch, capsys):
-    sys.path.insert(0, str(ROOT / "scripts"))
     import train_agent
 
     monkeypatch.setitem(sys.modules, "ale_py", None)  # as if the atari extra were not installed
@@ -256,30 +253,42 @@ def test_atari_videos_show_game_frames():
 
 
 def test_ale_id_trains_to_a_complete_run_dir(tmp_path):
-    # The preset as it is, but one epoch, and games cut at 800 frames (200 steps) so evaluation and video are short.
-    proc = train_cli(
-        "--env", "ALE/Pong-v5", "--num-envs", "4", "--total-steps", "2048", "--eval-episodes", "1",
+    # The preset as it is, but 2 envs, one epoch, 2 updates, and games cut at 400 frames (100 steps) so the
+    # evaluation and its video are short. In-process through the CLI's main(): no second TensorFlow start.
+    code = train_cli(
+        "--env", "ALE/Pong-v5", "--num-envs", "2", "--total-steps", "512", "--eval-episodes", "1",
         "--logdir", str(tmp_path), "--run-name", "pong", "--set", "eval_envs=1", "--set", "update_epochs=1",
-        "--set", "env_kwargs={max_num_frames_per_episode: 800}",
+        "--set", "env_kwargs={max_num_frames_per_episode: 400}",
     )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
+    assert code == 0
     run_dir = tmp_path / "pong"
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["total_steps"] == 2048 and summary["eval_episodes"] == 1
-    assert summary["eval_mean_length"] == 200  # the whole capped game: no life-loss or other early end
+    assert summary["total_steps"] == 512 and summary["eval_episodes"] == 1
+    assert summary["eval_mean_length"] == 100  # the whole capped game: no life-loss or other early end
     assert -21 <= summary["eval_mean_return"] <= 21  # a raw Pong score
     assert json.loads((run_dir / "config.json").read_text())["preset"] == "ALE/*"
     assert (run_dir / "checkpoint" / "checkpoint").exists() and (run_dir / "best" / "best.json").exists()
-    assert list((run_dir / "videos").glob("eval-2048.mp4"))
+    assert list((run_dir / "videos").glob("eval-512.mp4"))
 
 
-def test_minatar_trains_a_little(tmp_path):
-    proc = train_cli(
-        "--env", "MinAtar/Breakout-v1", "--num-envs", "8", "--total-steps", "2048", "--eval-episodes", "2",
-        "--logdir", str(tmp_path), "--run-name", "minatar", "--set", "num_steps=64", "--set", "minibatch_size=256",
-        "--set", "eval_envs=2",
+def test_minatar_trains_and_exports(tmp_path):
+    # Boolean 10x10x4 planes through the MinAtar CNN, then a SavedModel that acts on the env's raw planes.
+    code = train_cli(
+        "--env", "MinAtar/Breakout-v1", "--num-envs", "4", "--total-steps", "512", "--eval-episodes", "1",
+        "--logdir", str(tmp_path), "--run-name", "minatar", "--set", "num_steps=64", "--set", "minibatch_size=128",
+        "--set", "eval_envs=1", "--set", "video=false",
     )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
+    assert code == 0
     summary = json.loads((tmp_path / "minatar" / "summary.json").read_text())
-    assert summary["total_steps"] == 2048 and summary["eval_episodes"] == 2
-    assert list((tmp_path / "minatar" / "videos").glob("*.mp4"))
+    assert summary["total_steps"] == 512 and summary["eval_episodes"] == 1
+    import export_policy
+    import tensorflow as tf
+
+    assert export_policy.main([str(tmp_path / "minatar"), "--out", str(tmp_path / "export")]) == 0
+    env = make_vector_env("MinAtar/Breakout-v1", 3, seed=0)
+    planes, actions = env.reset(seed=0)[0], env.single_action_space.n
+    env.close()
+    assert planes.dtype == bool and planes.shape == (3, 10, 10, 4)
+    policy = tf.saved_model.load(str(tmp_path / "export")).signatures["serving_default"]
+    chosen = policy(observations=tf.constant(planes))["actions"].numpy()
+    assert chosen.shape == (3,) and ((chosen >= 0) & (chosen < actions)).all()

@@ -80,8 +80,8 @@ def atari_make_vec_args(
     Args:
         env_id: An ``ALE/...`` id.
         vectorization: ``"vector_entry_point"`` (ALE's C++ ``AtariVectorEnv``), ``"sync"``/``"async"``
-            (Gymnasium's wrappers in each sub-env) or ``"auto"`` (the native one: measured faster here,
-            BENCHMARKS.md "Pixels").
+            (Gymnasium's wrappers in each sub-env) or ``"auto"`` (the native one: one C++ loop for all
+            envs; no sync-vs-native measurement is recorded yet).
         frame_stack: Frames per observation.
 
     Returns:

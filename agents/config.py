@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,8 @@ class RunConfig:
     num_envs: int = 8
     """Parallel environments in the training vector env."""
     vectorization: str = "auto"
-    """Gymnasium vectorization: auto (native vector env if the env has one, else sync), sync, async."""
+    """Gymnasium vectorization: auto (native vector env if the env has one, else sync), sync, async,
+    vector_entry_point, or envpool (EnvPool's C++ envs; not an extra: pip install envpool==1.2.5)."""
     normalize_obs: bool = False
     """Running mean/std observation normalization (statistics are saved in the checkpoint)."""
     normalize_reward: bool = False
@@ -108,6 +110,15 @@ class RunConfig:
     worker_cpus: float = 1.0
     """CPUs Ray reserves per rollout worker (backend=ray). Below 1 packs more workers than cores: for envs that
     mostly wait (a remote simulator, a game server), not for envs that compute."""
+    atari_wrappers: bool = False
+    """The standard Atari preprocessing (ALE ids): no-op reset, frame skip 4 + max-pool, 84x84 gray, frame stack."""
+    frame_stack: int = 4
+    """Frames stacked per observation with atari_wrappers."""
+    terminal_on_life_loss: bool = False
+    """Training envs only (ALE ids): a lost life ends the learner's episode; the game and its logged score go on."""
+    sign_reward: bool = False
+    """Training envs only: each reward becomes its sign (SB3's AtariWrapper clip_reward); logged episode returns
+    stay the raw score. (Not clip_reward, which clips normalized rewards.)"""
 
 
 @dataclass
@@ -126,6 +137,10 @@ class NetworkConfig:
     """Box actions: tanh-squashed Gaussian inside the bounds (True) or Gaussian clipped by the env (False)."""
     state_dependent_std: bool = False
     """Box actions: log-std computed from the state (True) or one learned vector (False)."""
+    cnn: str = "auto"
+    """Image encoder: nature (Mnih et al. 2015, 512 features), small, minatar, or auto (nature when H, W >= 36)."""
+    channels: str = "auto"
+    """Image channel axis: first ([C, H, W]), last ([H, W, C]) or auto (the axis clearly smaller than the others)."""
 
 
 @dataclass
@@ -169,7 +184,7 @@ class ResolvedConfig:
 
 
 def load_preset(algo: str, env_id: str) -> tuple[dict[str, Any], str]:
-    """The preset values for (algo, env): ``default`` merged with the env's own entry."""
+    """The preset values for (algo, env): ``default`` merged with the env's entry (its own, else a pattern's)."""
     path = PRESET_DIR / f"{algo}.yaml"
     if not path.exists():
         return {}, "none"
@@ -178,9 +193,11 @@ def load_preset(algo: str, env_id: str) -> tuple[dict[str, Any], str]:
     except yaml.YAMLError as err:
         raise ConfigError(f"Preset file {path} is not valid YAML: {err}. Fix or remove that file.") from err
     values = dict(presets.get("default") or {})
-    if env_id in presets:
-        values.update(presets[env_id] or {})
-        return values, env_id
+    patterns = (key for key in presets if key != "default" and fnmatch.fnmatchcase(env_id, key))
+    entry = env_id if env_id in presets else next(patterns, None)
+    if entry is not None:
+        values.update(presets[entry] or {})
+        return values, entry
     return values, "default"
 
 

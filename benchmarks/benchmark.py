@@ -59,7 +59,7 @@ class Entry:
     threshold: float | None = None
 
     def run_name(self, seed: int) -> str:
-        return f"{self.env}__{self.algo}__{self.steps}__s{seed}"
+        return f"{self.env.replace('/', '_')}__{self.algo}__{self.steps}__s{seed}"  # ALE/..., MinAtar/... ids
 
     def train_args(self, seed: int | str) -> list[str]:
         args = ["--algo", self.algo, "--env", self.env, "--seed", str(seed), "--total-steps", str(self.steps)]
@@ -330,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         entries, results = in_spec_order(entries + earlier, results, all_entries)
     plots = {}
     for env in dict.fromkeys(e.env for e in entries):
-        path = plots_dir / f"{env}.png"
+        path = plots_dir / f"{env.replace('/', '_')}.png"
         try:
             if plot_env(env, [e for e in entries if e.env == env], logdir, path):
                 plots[env] = path

@@ -7,9 +7,10 @@ the case's threshold, the final evaluation return, process start → first rollo
 ``--case throughput`` trains tfpg alone in its many-env mode and compares it with the raw env's speed.
 
 SB3, sb3-contrib (MaskablePPO) and PyTorch come from the optional ``bench`` extra (``pip install -e
-.[bench]``); SB3 runs with one torch thread. tfpg runs through its real trainer (``agents.run.trainer.train``);
-its evaluation history is read back from the run's TensorBoard events. Results are printed and, with
-``--out``, saved as JSON.
+.[bench]``); SB3 runs with one torch thread unless ``--threads N`` sets both sides' op threads. tfpg runs through
+its real trainer (``agents.run.trainer.train``); its evaluation history is read back from the run's TensorBoard
+events. Each run also reports where its training time went (tfpg: ``benchmarks/time_shares.py``'s phases; SB3:
+rollout collection vs update). Results are printed and, with ``--out``, saved as JSON.
 """
 
 from __future__ import annotations
@@ -37,11 +38,17 @@ from benchmarks.sb3_cases import CASES, THROUGHPUT  # noqa: E402
 
 
 # ----------------------------------------------------------------------------------------------- workers
-def run_tfpg(case: dict, seed: int, eval_episodes: int, spawned_at: float) -> dict:
+def run_tfpg(case: dict, seed: int, eval_episodes: int, spawned_at: float, threads: int | None) -> dict:
+    if threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
     from agents.config import resolve_config
     from agents.experience import collector
     from agents.run.logging import read_scalars
     from agents.run.trainer import train
+    from benchmarks.time_shares import time_shares
 
     first = {}
     collect = collector.RolloutCollector.collect
@@ -67,6 +74,7 @@ def run_tfpg(case: dict, seed: int, eval_episodes: int, spawned_at: float) -> di
             tag: dict(zip(*read_scalars(str(Path(tmp) / "run"), tag), strict=True))
             for tag in ("eval/mean_return", "time/sps")
         }
+        shares = time_shares(Path(tmp) / "run")
     # train time at an eval step = steps / (training SPS logged at that step), evaluation excluded; with
     # log_every > 1 the SPS is logged every few updates, so the train time is interpolated between them.
     sps_steps = sorted(series["time/sps"])
@@ -81,25 +89,21 @@ def run_tfpg(case: dict, seed: int, eval_episodes: int, spawned_at: float) -> di
         final_return=summary["eval_mean_return"],
         evals=evals,
         start_to_first_step_s=first["t"] - spawned_at,
+        seconds={phase: round(value, 2) for phase, value in shares.items()},
     )
 
 
-def run_sb3(case: dict, seed: int, eval_episodes: int, spawned_at: float) -> dict:
+def run_sb3(case: dict, seed: int, eval_episodes: int, spawned_at: float, threads: int | None) -> dict:
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads or 1)
     from stable_baselines3 import A2C, PPO
     from stable_baselines3.common.callbacks import BaseCallback
-    from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.evaluation import evaluate_policy
 
     kwargs = {k: (lambda f, v=v[1]: v * f) if isinstance(v, tuple) else v for k, v in case["sb3"].items()}
-    env_fn = case["env"]
-    if "sb3_env" in case:  # an env class SB3 trains on instead of the registered id (sb3-contrib's own)
-        module, _, name = case["sb3_env"][0].partition(":")
-        env_fn = partial(getattr(importlib.import_module(module), name), **case["sb3_env"][1])
-    env = make_vec_env(env_fn, n_envs=case["num_envs"], seed=seed)
-    eval_env = make_vec_env(env_fn, n_envs=min(eval_episodes, 10), seed=seed + 10_000)
+    env = sb3_env(case, case["num_envs"], seed, training=True)
+    eval_env = sb3_env(case, min(eval_episodes, 10), seed + 10_000, training=False)
     algo_name = case.get("sb3_algo", case["algo"])
     if algo_name == "maskable_ppo":
         from sb3_contrib import MaskablePPO
@@ -108,7 +112,21 @@ def run_sb3(case: dict, seed: int, eval_episodes: int, spawned_at: float) -> dic
         algo = MaskablePPO
     else:
         algo = {"ppo": PPO, "a2c": A2C}[algo_name]
-    model = algo("MlpPolicy", env, seed=seed, device="cpu", **kwargs)
+    model = algo("CnnPolicy" if case.get("atari") else "MlpPolicy", env, seed=seed, device="cpu", **kwargs)
+    seconds = {"collect": 0.0, "update": 0.0}
+
+    def timed(name, method):
+        def call(*args, **kw):
+            t0 = time.perf_counter()
+            try:
+                return method(*args, **kw)
+            finally:
+                seconds[name] += time.perf_counter() - t0
+
+        return call
+
+    model.collect_rollouts = timed("collect", model.collect_rollouts)
+    model.train = timed("update", model.train)
 
     class Clock(BaseCallback):
         def _on_training_start(self):
@@ -138,14 +156,39 @@ def run_sb3(case: dict, seed: int, eval_episodes: int, spawned_at: float) -> dic
         final_return=float(final),
         evals=clock.evals,
         start_to_first_step_s=clock.first - spawned_at,
+        seconds={"collect": round(seconds["collect"], 2), "update": round(seconds["update"], 2)},
     )
 
 
-def raw_env_sps(env_id: str, num_envs: int, seconds: float = 2.0) -> float:
+def sb3_env(case: dict, num_envs: int, seed: int, training: bool):
+    """SB3's vec env for a case; Atari as RL Zoo builds it (life loss and reward sign for training only)."""
+    from stable_baselines3.common.env_util import make_vec_env
+
+    if not case.get("atari"):
+        env_fn = case["env"]
+        if "sb3_env" in case:  # an env class SB3 trains on instead of the registered id (sb3-contrib's own)
+            module, _, name = case["sb3_env"][0].partition(":")
+            env_fn = partial(getattr(importlib.import_module(module), name), **case["sb3_env"][1])
+        return make_vec_env(env_fn, n_envs=num_envs, seed=seed)
+    import ale_py
+    import gymnasium
+    from stable_baselines3.common.atari_wrappers import AtariWrapper
+    from stable_baselines3.common.vec_env import VecFrameStack
+
+    gymnasium.register_envs(ale_py)
+    wrapper_kwargs = dict(terminal_on_life_loss=training, clip_reward=training)
+    env = make_vec_env(
+        case["env"], n_envs=num_envs, seed=seed, env_kwargs={"frameskip": 1},  # AtariWrapper skips frames
+        wrapper_class=AtariWrapper, wrapper_kwargs=wrapper_kwargs,
+    )  # fmt: skip
+    return VecFrameStack(env, n_stack=4)
+
+
+def raw_env_sps(env_id: str, num_envs: int, seconds: float = 2.0, atari: bool = False) -> float:
     """Random-action env-steps/s of the env tfpg trains on (same vectorization, wrappers, num_envs)."""
     from envs.make import make_vector_env
 
-    env = make_vector_env(env_id, num_envs, seed=0)
+    env = make_vector_env(env_id, num_envs, seed=0, atari_wrappers=atari)
     env.reset(seed=0)
     steps, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
@@ -163,6 +206,7 @@ def spawn(
     eval_episodes: int,
     tfpg_set: list[str],
     steps: int | None = None,
+    threads: int | None = None,
 ) -> dict:
     cmd = [
         sys.executable,
@@ -179,6 +223,7 @@ def spawn(
         repr(time.time()),
         *[f"--tfpg-set={text}" for text in tfpg_set],
         *([f"--steps={steps}"] if steps else []),
+        *(["--threads", str(threads)] if threads else []),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
@@ -217,6 +262,7 @@ def compare(
     frameworks: list[str],
     tfpg_set: list[str],
     steps: int | None = None,
+    threads: int | None = None,
 ) -> dict:
     case = with_steps(CASES[case_name] if case_name != "throughput" else THROUGHPUT, steps)
     rows = []
@@ -224,7 +270,7 @@ def compare(
         row = {"seed": seed}
         for framework in frameworks:
             load_before = os.getloadavg()[0]  # a shared machine: every figure comes with its load
-            result = spawn(framework, case_name, seed, eval_episodes, tfpg_set, steps)
+            result = spawn(framework, case_name, seed, eval_episodes, tfpg_set, steps, threads)
             result["load_avg"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
             result["ttt_s"], result["ttt_steps"] = time_to_threshold(result, case["threshold"])
             row[framework] = result
@@ -236,7 +282,7 @@ def compare(
         "steps": case["steps"],
         "threshold": case["threshold"],
         "rows": rows,
-        "raw_env_sps": raw_env_sps(case["env"], case["num_envs"]),
+        "raw_env_sps": raw_env_sps(case["env"], case["num_envs"], atari=case.get("atari", False)),
     }
     for framework in frameworks:
         ok = [r[framework] for r in rows if "error" not in r[framework]]
@@ -268,6 +314,8 @@ def print_row(row: dict, frameworks: list[str]) -> None:
             f"final {r['final_return']:.1f} start {r['start_to_first_step_s']:.1f}s "
             f"load {r['load_avg'][0]:.1f}→{r['load_avg'][1]:.1f}"
         )
+        if "seconds" in r:
+            parts.append("(" + ", ".join(f"{k} {v:.1f}s" for k, v in r["seconds"].items()) + ")")
     if len(frameworks) == 2 and all("error" not in row[fw] for fw in frameworks):
         a, b = row["tfpg"], row["sb3"]
         parts.append(f"| sps ratio {a['sps'] / b['sps']:.2f}")
@@ -312,6 +360,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--steps", type=int, help="env steps per run instead of the case's budget (both frameworks alike)"
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads of each side's ops (torch.set_num_threads; TensorFlow intra- and inter-op); default: "
+        "1 for SB3, TensorFlow's own default for tfpg",
+    )
     parser.add_argument("--out", help="also write the results as JSON to this file")
     parser.add_argument("--worker", choices=["tfpg", "sb3"], help=argparse.SUPPRESS)
     parser.add_argument("--spawned-at", type=float, help=argparse.SUPPRESS)
@@ -321,7 +375,9 @@ def main(argv: list[str] | None = None) -> int:
         case = dict(case, tfpg={**case["tfpg"], **dict(parse_override(text) for text in args.tfpg_set)})
         run = run_tfpg if args.worker == "tfpg" else run_sb3
         print(
-            "RESULT " + json.dumps(run(case, args.seeds[0], args.eval_episodes, args.spawned_at)), flush=True
+            "RESULT "
+            + json.dumps(run(case, args.seeds[0], args.eval_episodes, args.spawned_at, args.threads)),
+            flush=True,
         )
         return 0
     frameworks = ["tfpg"] if args.tfpg_only or args.case == "throughput" else ["tfpg", "sb3"]
@@ -337,8 +393,10 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-    summary = compare(args.case, args.seeds, args.eval_episodes, frameworks, args.tfpg_set, args.steps)
-    summary["tfpg_set"] = args.tfpg_set
+    summary = compare(
+        args.case, args.seeds, args.eval_episodes, frameworks, args.tfpg_set, args.steps, args.threads
+    )
+    summary["tfpg_set"], summary["threads"] = args.tfpg_set, args.threads
     if args.out:
         Path(args.out).write_text(json.dumps(summary, indent=2) + "\n")
     return 0

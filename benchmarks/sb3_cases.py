@@ -91,6 +91,28 @@ CASES: dict[str, dict] = {
             vf_coef=1.0,  # SB3's default 0.5 on the full MSE
         ),
     ),
+    # Speed on pixels: RL Zoo's `atari` entry on both sides (tfpg's ALE/* preset is that entry; SB3 gets RL Zoo's
+    # pipeline: AtariWrapper + VecFrameStack(4), CnnPolicy = NatureCNN with a shared trunk). Same base env, ALE/Pong-v5
+    # (sticky actions 0.25), frame skip in the wrappers. No threshold within this budget: the comparison is SPS.
+    "ppo-atari": dict(
+        env="ALE/Pong-v5",
+        algo="ppo",
+        steps=10_240,  # 10 updates: SPS only (a Pong update takes seconds on 2 cores)
+        threshold=21.0,
+        eval_every=0,
+        num_envs=8,
+        atari=True,
+        sb3=dict(
+            n_steps=128,
+            batch_size=256,
+            n_epochs=4,
+            learning_rate=("lin", 2.5e-4),
+            clip_range=("lin", 0.1),
+            vf_coef=0.5,
+            ent_coef=0.01,
+        ),
+        tfpg={},  # the ALE/* preset (vf_coef 1.0 = SB3's 0.5)
+    ),
 }
 # MaskablePPO with SB3's defaults (1 env, n_steps 2048, batch 64, 10 epochs, lr 3e-4, γ 0.99, λ 0.95, clip
 # 0.2, max_grad_norm 0.5, vf_coef 0.5 = tfpg's 1.0), the setting of issue 13's reference measurement.

@@ -10,6 +10,7 @@ from gymnasium.spaces import Box
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.wrappers.vector import NormalizeObservation, RecordEpisodeStatistics, TransformObservation
 
+from envs import atari, pool
 from envs.modes import VECTORIZATION_MODES
 from envs.normalize import VecNormalizeReward
 from envs.wrappers import ActionMaskToInfo
@@ -32,16 +33,21 @@ def make_vector_env(
     render_mode: str | None = None,
     wrappers: list | None = None,
     action_mask_key: str | None = None,
+    atari_wrappers: bool = False,
+    frame_stack: int = 4,
+    terminal_on_life_loss: bool = False,
+    sign_reward: bool = False,
 ) -> VectorEnv:
     """Makes a vector env with episode statistics and optional observation/reward normalization.
 
-    Wrappers, innermost first: ``ActionMaskToInfo`` when ``action_mask_key`` names a key of a Dict
-    observation, ``RecordEpisodeStatistics`` (so ``info["episode"]`` and its
-    ``info["_episode"]`` mask report raw returns and lengths), then ``NormalizeObservation`` plus a clip to
-    ``[-clip_obs, clip_obs]``, then ``VecNormalizeReward`` (SB3's rule: the return is reset at every episode
-    end, truncations included; normalized rewards clipped to ``[-clip_reward, clip_reward]``). The env
-    always uses ``AutoresetMode.NEXT_STEP``: the step after a done step ignores the action and returns the
-    reset observation with reward 0.
+    Wrappers, innermost first: the Atari preprocessing when asked (``envs/atari.py``) and the user's
+    ``wrappers`` in each sub-env, ``ActionMaskToInfo`` when ``action_mask_key`` names a key of a Dict
+    observation, ``RecordEpisodeStatistics`` (so ``info["episode"]`` and its ``info["_episode"]`` mask report
+    raw returns and lengths), then the training-only life-loss terminal and reward sign, then
+    ``NormalizeObservation`` plus a clip to ``[-clip_obs, clip_obs]``, then ``VecNormalizeReward`` (SB3's rule:
+    the return is reset at every episode end, truncations included; normalized rewards clipped to
+    ``[-clip_reward, clip_reward]``). The env always uses ``AutoresetMode.NEXT_STEP``: the step after a done
+    step ignores the action and returns the reset observation with reward 0.
 
     Seeding: ``seed`` seeds the action and observation spaces here. The sub-envs are seeded by the caller's
     first ``env.reset(seed=seed)`` (Gymnasium gives sub-env ``i`` the seed ``seed + i``); later resets
@@ -52,7 +58,8 @@ def make_vector_env(
         num_envs: Number of sub-environments.
         seed: Seed for the spaces' samplers, or ``None`` to leave them unseeded.
         vectorization: ``"auto"`` (the env's native vector env when its spec has a ``vector_entry_point``,
-            else ``"sync"``), ``"sync"``, ``"async"`` or ``"vector_entry_point"``.
+            else ``"sync"``), ``"sync"``, ``"async"``, ``"vector_entry_point"`` or ``"envpool"`` (EnvPool's
+            C++ envs, seeded here with ``seed``; see ``envs/pool.py``).
         normalize_obs: Normalize observations by running mean and variance; needs a ``Box`` space.
         normalize_reward: Scale rewards by the running std of the discounted per-episode return.
         gamma: Discount of the return whose std ``normalize_reward`` divides by.
@@ -64,6 +71,12 @@ def make_vector_env(
             builds them from import paths); with ``"auto"`` vectorization they make it ``"sync"``.
         action_mask_key: If the observation space is a Dict with this key, the action mask it holds moves
             into ``info[action_mask_key]`` before anything else sees the observation (``ActionMaskToInfo``).
+        atari_wrappers: The standard Atari preprocessing (no-op reset, frame skip 4 with max-pooling, 84x84
+            grayscale, frame stack); needs an ``ALE/...`` id. ``"auto"`` vectorization uses ALE's native vector
+            env for it. ``ALE/`` and ``MinAtar/`` ids register themselves (their packages are the ``atari`` extra).
+        frame_stack: Frames per observation with ``atari_wrappers``.
+        terminal_on_life_loss: A lost life ends the episode for the learner (training envs only; ALE ids).
+        sign_reward: Rewards become their sign (training envs only); episode statistics stay raw.
 
     Returns:
         The wrapped vector environment (not yet reset).
@@ -71,8 +84,10 @@ def make_vector_env(
     Raises:
         ValueError: If ``env_kwargs`` do not fit the env's constructor, a module it needs is missing,
             ``vectorization``, ``clip_obs`` or ``clip_reward`` is invalid, the env does not autoreset in
-            ``NEXT_STEP`` mode, or ``normalize_obs`` is asked of a non-``Box`` observation space.
+            ``NEXT_STEP`` mode, ``normalize_obs`` is asked of a non-``Box`` observation space, or an Atari option
+            is asked of an env that is not an ALE env.
         gymnasium.error.UnregisteredEnv: If ``env_id`` is not registered (message suggests close ids).
+        ImportError: An ``ALE/`` or ``MinAtar/`` id without its package (the message gives the install command).
     """
     if vectorization not in VECTORIZATION_MODES:
         raise ValueError(f"Unknown vectorization {vectorization!r}; expected one of {VECTORIZATION_MODES}.")
@@ -82,18 +97,59 @@ def make_vector_env(
         raise ValueError(f"clip_reward must be positive or None, got {clip_reward}.")
     if env_id.startswith(_TEST_NAMESPACE):
         importlib.import_module("envs.testing")  # registers the tfpg-test/ ids
+    atari.check_atari_options(env_id, vectorization, atari_wrappers, terminal_on_life_loss)
+    atari.register_pixel_envs(env_id)
 
     kwargs = dict(env_kwargs or {})
     if render_mode is not None:
         # Only when set: envs whose constructor lacks a render_mode argument still work.
         kwargs["render_mode"] = render_mode
+    if vectorization == "envpool":
+        if wrappers:
+            raise ValueError(
+                "--wrapper applies to each sub-env, which envpool does not expose: use sync or async."
+            )
+        env = pool.make_envpool(env_id, num_envs, seed, kwargs, atari_wrappers, frame_stack)
+    else:
+        if wrappers and vectorization == "auto":
+            vectorization = "sync"  # a native vector env cannot wrap its sub-envs
+        sub_wrappers = []
+        if atari_wrappers:
+            vectorization, preprocessing, sub_wrappers = atari.atari_make_vec_args(
+                env_id, vectorization, frame_stack
+            )
+            kwargs = {**preprocessing, **kwargs}
+        elif atari.is_atari(env_id) and vectorization == "auto":
+            vectorization = "sync"  # raw frames, as registered: ALE's native vector env always preprocesses
+        env = _make_vec(
+            env_id, num_envs, vectorization, kwargs, [*sub_wrappers, *(wrappers or [])], env_kwargs
+        )
+
+    _check_next_step_autoreset(env, env_id)
+    space = env.single_observation_space
+    if isinstance(space, gymnasium.spaces.Dict) and action_mask_key in space.spaces:
+        env = ActionMaskToInfo(env, action_mask_key)
+    env = RecordEpisodeStatistics(env)
+    env = atari.training_wrappers(env, terminal_on_life_loss, sign_reward)
+    if normalize_obs:
+        env = _normalize_observations(env, env_id, clip_obs)
+    if normalize_reward:
+        env = VecNormalizeReward(env, gamma=gamma, clip=clip_reward)
+    if seed is not None:
+        env.action_space.seed(seed)
+        env.single_action_space.seed(seed)
+        env.observation_space.seed(seed)
+    return env
+
+
+def _make_vec(
+    env_id: str, num_envs: int, vectorization: str, kwargs: dict, wrappers: list, env_kwargs: dict | None
+) -> VectorEnv:
     mode = None if vectorization == "auto" else vectorization
-    if wrappers and mode is None:
-        mode = "sync"  # a native vector env cannot wrap its sub-envs
     if wrappers:
-        kwargs["wrappers"] = list(wrappers)
+        kwargs = {**kwargs, "wrappers": wrappers}
     try:
-        env = gymnasium.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
+        return gymnasium.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
     except gymnasium.error.UnregisteredEnv as error:
         raise type(error)(_unknown_id_message(env_id, error)) from error
     except TypeError as error:  # e.g. env_kwargs the constructor does not take
@@ -105,21 +161,6 @@ def make_vector_env(
         raise ValueError(
             f"{env_id} cannot be made: {error}. Install the package that provides it."
         ) from error
-
-    _check_next_step_autoreset(env, env_id)
-    space = env.single_observation_space
-    if isinstance(space, gymnasium.spaces.Dict) and action_mask_key in space.spaces:
-        env = ActionMaskToInfo(env, action_mask_key)
-    env = RecordEpisodeStatistics(env)
-    if normalize_obs:
-        env = _normalize_observations(env, env_id, clip_obs)
-    if normalize_reward:
-        env = VecNormalizeReward(env, gamma=gamma, clip=clip_reward)
-    if seed is not None:
-        env.action_space.seed(seed)
-        env.single_action_space.seed(seed)
-        env.observation_space.seed(seed)
-    return env
 
 
 def reset_seeded(env: VectorEnv, seed: int | None) -> tuple[Any, dict[str, Any]]:

@@ -4,6 +4,7 @@ auto                 the env's native vector env when its spec has a ``vector_en
 sync                 every sub-env in this process, stepped in turn
 async                a subprocess per sub-env (for slow envs, when cores are free)
 vector_entry_point   the env's own vector implementation (fails if it has none)
+envpool              EnvPool's C++ envs (``pip install envpool==1.2.5``; see ``envs/pool.py``)
 """
 
-VECTORIZATION_MODES = ("auto", "sync", "async", "vector_entry_point")
+VECTORIZATION_MODES = ("auto", "sync", "async", "vector_entry_point", "envpool")

@@ -39,6 +39,8 @@ class ActorCritic(keras.Model):
         squash_actions: Box actions from a tanh-squashed Gaussian inside the bounds (else a Gaussian
             whose samples the env clips).
         state_dependent_std: The Gaussian's log_std is a function of the state (else a free vector).
+        cnn: Image encoder architecture (`networks.encoders.CONV_ARCHITECTURES` key, or "auto").
+        channels: Image channel axis: "first", "last" or "auto" (see `networks.encoders.image_layout`).
         **kwargs: Base `keras.Model` arguments (name, ...).
 
     Attributes:
@@ -55,6 +57,8 @@ class ActorCritic(keras.Model):
         log_std_init: float = 0.0,
         squash_actions: bool = False,
         state_dependent_std: bool = False,
+        cnn: str = "auto",
+        channels: str = "auto",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -66,15 +70,20 @@ class ActorCritic(keras.Model):
         self.log_std_init = float(log_std_init)
         self.squash_actions = bool(squash_actions)
         self.state_dependent_std = bool(state_dependent_std)
+        self.cnn, self.channels = cnn, channels
         self.distribution = make_distribution(self.action_space, squash=self.squash_actions)
 
         # With a shared trunk the "policy" encoder/MLP is the only trunk and also feeds the value head.
-        self.policy_encoder = make_encoder(self.observation_space, name="policy_encoder")
+        self.policy_encoder = make_encoder(
+            self.observation_space, name="policy_encoder", cnn=cnn, channels=channels
+        )
         self.policy_mlp = MLP(self.hidden_sizes, activation, name="policy_mlp")
         self.value_encoder = None
         self.value_mlp = None
         if not self.share_trunk:
-            self.value_encoder = make_encoder(self.observation_space, name="value_encoder")
+            self.value_encoder = make_encoder(
+                self.observation_space, name="value_encoder", cnn=cnn, channels=channels
+            )
             self.value_mlp = MLP(self.hidden_sizes, activation, name="value_mlp")
         self.policy_head = make_policy_head(
             self.action_space,
@@ -121,4 +130,6 @@ class ActorCritic(keras.Model):
             "log_std_init": self.log_std_init,
             "squash_actions": self.squash_actions,
             "state_dependent_std": self.state_dependent_std,
+            "cnn": self.cnn,
+            "channels": self.channels,
         }

@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--vectorization",
         choices=VECTORIZATION_MODES,
         help="how the envs run: auto (default: the env's native vector env if it has one, else sync), sync "
-        "(one process), async (a subprocess per env: for slow envs, when cores are free), vector_entry_point",
+        "(one process), async (a subprocess per env: for slow envs, when cores are free), vector_entry_point, "
+        "envpool (EnvPool's C++ envs, if installed)",
     )
     parser.add_argument("--eval-episodes", type=int, help="deterministic eval episodes (default: 20)")
     parser.add_argument(

@@ -27,10 +27,13 @@ EVAL_SEED_OFFSET = 10_000
 """Evaluation envs are seeded away from the training envs (which use seed .. seed + num_envs - 1)."""
 
 
-def make_env(config: ResolvedConfig, num_envs: int, seed: int, **overrides) -> gym.vector.VectorEnv:
+def make_env(
+    config: ResolvedConfig, num_envs: int, seed: int, training: bool = True, **overrides
+) -> gym.vector.VectorEnv:
     """A vector env as the run's config describes it (sub-env i is seeded ``seed + i`` at its first reset).
 
-    ``overrides`` replace ``make_vector_env`` arguments (e.g. ``render_mode``, ``vectorization``). With
+    ``training=False`` (evaluation, videos) leaves out the training-only parts: life-loss terminals and reward
+    signs. ``overrides`` replace ``make_vector_env`` arguments (e.g. ``render_mode``, ``vectorization``). With
     ``action_mask`` obs:KEY or auto, a Dict observation's mask key moves into the env's info (see
     agents/experience/masks.py).
 
@@ -49,6 +52,10 @@ def make_env(config: ResolvedConfig, num_envs: int, seed: int, **overrides) -> g
         env_kwargs=rc.env_kwargs or None,
         wrappers=wrapper_factories(rc.wrappers),
         action_mask_key=source.key if source.kind in ("obs", "auto") else None,
+        atari_wrappers=rc.atari_wrappers,
+        frame_stack=rc.frame_stack,
+        terminal_on_life_loss=rc.terminal_on_life_loss and training,
+        sign_reward=rc.sign_reward and training,
     )
     kwargs.update(overrides)
     return make_vector_env(rc.env_id, num_envs, seed=seed, **kwargs)
@@ -77,12 +84,13 @@ def eval_episode_cap(config: ResolvedConfig, max_episode_steps: int | None = Non
 def make_eval_env(
     config: ResolvedConfig, num_envs: int, seed: int, max_episode_steps: int | None = None, **overrides
 ) -> gym.vector.VectorEnv:
-    """``make_env`` for evaluation and videos: an env without a time limit of its own is truncated after
-    ``eval_episode_cap`` steps (Gymnasium's ``TimeLimit``), so every evaluation episode ends."""
+    """``make_env`` for evaluation and videos: no training-only parts (life-loss terminals, reward signs), and an
+    env without a time limit of its own is truncated after ``eval_episode_cap`` steps (Gymnasium's
+    ``TimeLimit``), so every evaluation episode ends."""
     cap = eval_episode_cap(config, max_episode_steps)
     if cap is not None:
         overrides["env_kwargs"] = {**config.run.env_kwargs, "max_episode_steps": cap}
-    return make_env(config, num_envs, seed, **overrides)
+    return make_env(config, num_envs, seed, training=False, **overrides)
 
 
 def make_policy(config: ResolvedConfig, env: gym.vector.VectorEnv, seed: int) -> Policy:
@@ -103,6 +111,8 @@ def make_policy(config: ResolvedConfig, env: gym.vector.VectorEnv, seed: int) ->
         log_std_init=net.log_std_init,
         squash_actions=net.squash_actions,
         state_dependent_std=net.state_dependent_std,
+        cnn=net.cnn,
+        channels=net.channels,
     )
     policy = Policy(model, env.single_observation_space, env.single_action_space, seed, masks)
     sample = env.single_observation_space.sample()

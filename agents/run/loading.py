@@ -112,11 +112,15 @@ def evaluate_loaded(
     """
     import gymnasium as gym
 
+    from envs.atari import is_atari
+
     rc = loaded.config.run
     seed = rc.seed + EVAL_SEED_OFFSET if seed is None else seed
     if render_mode or video_dir:
         num_envs = 1
     kwargs = {"render_mode": "rgb_array" if video_dir else render_mode} if (render_mode or video_dir) else {}
+    if kwargs and is_atari(rc.env_id):
+        kwargs["vectorization"] = "sync"  # ALE's native vector env does not render; the per-env wrappers do
     env = make_eval_env(loaded.config, num_envs or rc.eval_envs, seed, max_episode_steps, **kwargs)
     cap = eval_episode_cap(loaded.config, max_episode_steps)
     try:

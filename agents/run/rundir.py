@@ -150,7 +150,8 @@ def clear_unstarted(run_dir: Path) -> None:
 
 def default_run_name(config: ResolvedConfig) -> str:
     rc = config.run
-    return f"{rc.env_id}__{rc.algo}__s{rc.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
+    env = rc.env_id.replace("/", "_")  # one directory per run, also for namespaced ids (ALE/Pong-v5)
+    return f"{env}__{rc.algo}__s{rc.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def find_run_dir(path: str | os.PathLike) -> Path:

@@ -81,7 +81,8 @@ def record_episode(policy, make_env_fn, normalization: dict, seed: int, max_step
     ``make_env_fn(render_mode=...)`` builds a 1-env vector env like the evaluation env (the trainer's comes from
     ``make_eval_env``, so an env without a time limit is cut at the evaluation cap too); it gets the training
     env's current normalization statistics, frozen, so the video shows what evaluation measures. At most
-    ``max_steps`` frames are kept, whatever the episode's length.
+    ``max_steps`` frames are kept, whatever the episode's length. The frames are the underlying game's
+    ``render()`` (an Atari screen, not the 84x84 stack the policy sees).
     """
     try:
         env = make_env_fn(render_mode="rgb_array")
@@ -106,13 +107,26 @@ def record_episode(policy, make_env_fn, normalization: dict, seed: int, max_step
         frames = []
         for _ in range(max_steps):
             frame = env.render()
-            frames.append(np.asarray(frame[0] if isinstance(frame, list | tuple) else frame))
+            frames.append(video_frame(frame[0] if isinstance(frame, list | tuple) else frame))
             obs, _, terminated, truncated, info = env.step(policy.predict(obs, info=info))
             if terminated[0] or truncated[0]:
                 break
-        return np.stack(frames).astype(np.uint8)
+        return np.stack(frames)
     finally:
         env.close()
+
+
+def video_frame(frame, min_size: int = 160) -> np.ndarray:
+    """One rendered frame as uint8 [H, W, 3]: float frames in [0, 1] (MinAtar's palette) scaled to 0-255, tiny
+    ones (MinAtar's 10x10) enlarged by an integer factor so a video player shows them."""
+    frame = np.asarray(frame)
+    if np.issubdtype(frame.dtype, np.floating):
+        frame = np.clip(frame * 255.0, 0.0, 255.0)
+    frame = frame.astype(np.uint8)
+    factor = -(-min_size // max(1, min(frame.shape[:2])))  # ceil
+    if factor > 1:
+        frame = frame.repeat(factor, axis=0).repeat(factor, axis=1)
+    return frame
 
 
 def save_mp4(frames: np.ndarray, path: Path, fps: int = 30) -> bool:
@@ -174,4 +188,14 @@ def log_policy_video(logger, run_dir: Path, run, make_env_fn, step: int, num_fra
     picks = np.linspace(0, len(frames) - 1, num=min(num_frames, len(frames))).astype(int)
     logger.images("eval/video_frames", frames[picks], step=step, max_outputs=num_frames)
     path = run_dir / "videos" / f"eval-{step}.mp4"
-    return path if save_mp4(frames, path, fps=run.env.metadata.get("render_fps") or 30) else None
+    return path if save_mp4(frames, path, fps=video_fps(run)) else None
+
+
+def video_fps(run) -> int:
+    """Playback in real time: the env's render_fps; with the Atari preprocessing one frame is recorded per agent
+    step, i.e. every FRAME_SKIP-th of the console's 60 frames a second."""
+    if run.config.run.atari_wrappers:
+        from envs.atari import ATARI_FPS, FRAME_SKIP
+
+        return ATARI_FPS // FRAME_SKIP
+    return run.env.metadata.get("render_fps") or 30

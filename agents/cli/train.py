@@ -191,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         is_disk_full,
         load_run_config,
     )
-    from agents.run.trainer import StoppedBeforeStart, train
+    from agents.run.signals import StoppedBeforeStart
+    from agents.run.trainer import train
     from envs.user import UserCodeError
 
     run_dir = None

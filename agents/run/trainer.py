@@ -1,6 +1,8 @@
 """The outer loop of every run: collect → update → log → evaluate (keep best) → checkpoint → summary.
 
-The run directory layout is described in ``agents/run/rundir.py``; checkpoints in ``agents/run/checkpoint.py``.
+The run directory layout is described in ``agents/run/rundir.py``; checkpoints in ``agents/run/checkpoint.py``;
+summary.json's keys in ``agents/run/summary_file.py``; signal handling in ``agents/run/signals.py``; what a resume
+changes in the run directory in ``agents/run/resuming.py``.
 A run can stop at any moment and continue: ``train(..., resume=True)`` restores the latest checkpoint
 (network, optimizer, RNG, counters, schedules, normalization statistics) and goes on from its env step.
 Environments are not checkpointed: a resumed run starts new episodes (reset with seed + restored step).
@@ -11,10 +13,7 @@ The one thing the learner hands the acting side is a ``Snapshot`` (weights + the
 
 from __future__ import annotations
 
-import json
-import signal
 import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -48,17 +47,18 @@ from agents.run.guards import (
     first_non_finite_weight,
 )
 from agents.run.logging import TensorBoardLogger
+from agents.run.resuming import recall_best_return, write_config
 from agents.run.rundir import (
-    CONFIG_FILE,
     SUMMARY_FILE,
     check_run_dir,
     claim_run_dir,
     clear_unstarted,
     never_saved,
-    trim_events_after,
     write_json_atomic,
 )
+from agents.run.signals import GracefulStop, StoppedBeforeStart
 from agents.run.summaries import log_policy_video, log_run_header, policy_histograms, policy_scalars
+from agents.run.summary_file import run_summary
 from envs.wrappers import get_normalization_state
 
 
@@ -107,7 +107,7 @@ def train(
             if resume and not restart:
                 restore_run(run, ckpt.resolve_checkpoint(run_dir, "latest"))
                 start_steps = int(run.counters["env_steps"].numpy())
-                _recall_best_return(run, run_dir)
+                recall_best_return(run, run_dir)
             if stop.signum is not None:
                 raise StoppedBeforeStart(stop.signum)
             # --- input is good: from here on the run directory is written ---
@@ -120,14 +120,6 @@ def train(
                 return session.train(start, acting, metric_fns, stop)
         finally:
             run.close()
-
-
-class StoppedBeforeStart(KeyboardInterrupt):
-    """SIGINT/SIGTERM arrived before the run directory was written: nothing was saved, nothing needs resuming."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
 
 
 class Session:
@@ -158,7 +150,7 @@ class Session:
         self.stop_reason: str | None = None  # set when a callback stops the run
         self.video_failed = False
         self.callbacks: Sequence[Callback] = ()
-        _write_config(config, run_dir, command, resume, start_steps)
+        write_config(config, run_dir, command, resume, start_steps)
         self.logger = TensorBoardLogger(str(run_dir))
         if not resume:
             log_run_header(self.logger, config.to_dict(), command or [], trial_id=run_dir.name)
@@ -241,7 +233,7 @@ class Session:
         finally:
             collection.close()
         self.logger.close()
-        summary = self._summary(start, result, aborted, stop.signum, failure)
+        summary = run_summary(self, start, result, aborted, stop.signum, failure)
         write_json_atomic(self.run_dir / SUMMARY_FILE, summary)
         if failure is not None:
             raise failure
@@ -379,107 +371,6 @@ class Session:
                 f"goes on without videos (--set video=false skips them)",
                 file=sys.stderr,
             )
-
-    def _summary(
-        self, start: float, result: dict | None, aborted: bool, signum: int | None, failure: Exception | None
-    ) -> dict[str, Any]:
-        rc, run_dir = self.run.config.run, self.run_dir
-        latest = ckpt.latest_in(run_dir / ckpt.CHECKPOINT_DIR)
-        best_prefix = ckpt.latest_in(run_dir / ckpt.BEST_DIR)
-        # Aborted or failed: what counts is the last checkpoint, not what was computed after it.
-        cut = aborted or failure is not None
-        saved_time = float(self.run.counters["train_time_s"].numpy()) if not cut else self.train_time()
-        steps_done = self.steps if not cut else int(latest.rsplit("-", 1)[1]) if latest else 0
-        # A signal that arrives once training is done (e.g. during the final evaluation) stops nothing.
-        signalled = aborted or (signum is not None and self.steps < self.total_steps)
-        summary = {
-            "env": rc.env_id,
-            "algo": rc.algo,
-            "seed": rc.seed,
-            "total_steps": steps_done,
-            "wall_time_s": round(time.perf_counter() - start, 3),
-            "train_time_s": round(saved_time, 3),
-            "sps": round(steps_done / saved_time, 1) if saved_time else 0.0,
-            "eval_mean_return": result["mean_return"] if result else None,
-            "eval_std_return": result["std_return"] if result else None,
-            "eval_mean_length": result["mean_length"] if result else None,
-            "eval_episodes": result["episodes"] if result else 0,
-            "eval_capped_episodes": result["capped_episodes"] if result else 0,
-            "eval_episode_cap": eval_episode_cap(self.run.config),
-            "eval_interrupted": bool(result and result["interrupted"]),
-            "interrupted": signalled or failure is not None,
-            "signal": (signal.Signals(signum).name if signum else "SIGINT") if signalled else None,
-            "resumed_from_step": self.start_steps if self.resume else None,
-            "checkpoint": str(Path(latest).relative_to(run_dir)) if latest else None,
-            "best_checkpoint": str(Path(best_prefix).relative_to(run_dir)) if best_prefix else None,
-            "best_eval_return": _finite_or_none(self.run.counters["best_eval_return"].numpy()),
-            "logging_time_s": round(self.logger.seconds, 3),
-            "stop_reason": self.stop_reason,
-        }
-        if failure is not None:
-            summary["error"] = str(failure)
-        return summary
-
-
-class GracefulStop:
-    """SIGINT/SIGTERM handling: the first signal stops training after the current update (which is then
-    checkpointed) and cuts short an evaluation in progress (``stopping`` is checked between its steps); a
-    second one aborts at once with ``KeyboardInterrupt``. Only in the main thread."""
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> GracefulStop:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        if self.signum is not None:
-            raise KeyboardInterrupt
-        self.signum = signum
-        print(
-            f"\ntfpg: {signal.Signals(signum).name} received; stopping: a checkpoint is saved after this update "
-            f"and an evaluation in progress is cut short (send it again to abort without saving)",
-            file=sys.stderr,
-        )
-
-    def stopping(self) -> bool:
-        return self.signum is not None
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-
-def _write_config(config: ResolvedConfig, run_dir: Path, command, resume: bool, start_steps: int) -> None:
-    """config.json (with the command lines), after trimming what a resumed run will write again."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    saved_config = {**config.to_dict(), "command": command or []}
-    if resume:
-        previous = json.loads((run_dir / CONFIG_FILE).read_text())
-        saved_config["command"] = previous.get("command", [])
-        saved_config["resume_commands"] = [*previous.get("resume_commands", []), command or []]
-        trim_events_after(run_dir, start_steps)
-        ckpt.remove_stale(run_dir / ckpt.CHECKPOINT_DIR, start_steps)
-    write_json_atomic(run_dir / CONFIG_FILE, saved_config)
-
-
-def _recall_best_return(run: Run, run_dir: Path) -> None:
-    """A best model saved after the restored checkpoint still counts: later evaluations must beat it."""
-    best_file = run_dir / ckpt.BEST_DIR / "best.json"
-    try:
-        best = float(json.loads(best_file.read_text())["mean_return"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return
-    if best > run.counters["best_eval_return"].numpy():
-        run.counters["best_eval_return"].assign(best)
-
-
-def _finite_or_none(value) -> float | None:
-    return float(value) if np.isfinite(value) else None
 
 
 def _evaluate(run: Run, episodes: int, should_stop: Callable[[], bool] | None = None) -> dict:

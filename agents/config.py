@@ -98,6 +98,14 @@ class NetworkConfig:
     """Box actions: tanh-squashed Gaussian inside the bounds (True) or Gaussian clipped by the env (False)."""
     state_dependent_std: bool = False
     """Box actions: log-std computed from the state (True) or one learned vector (False)."""
+    recurrent: str = "none"
+    """Recurrent core between each encoder and its MLP: none (feed-forward), lstm or gru."""
+    recurrent_size: int = 256
+    """Hidden units of each recurrent core (sb3-contrib's lstm_hidden_size default, 256)."""
+    critic_core: str = "own"
+    """With a core and separate trunks: the value trunk has its own core (own, sb3-contrib's
+    enable_critic_lstm), reads the policy core's output without training it (shared, as shared_lstm), or is
+    feed-forward (none). With share_trunk the one trunk, core included, feeds both heads."""
 
 
 class ConfigError(ValueError):
@@ -186,6 +194,7 @@ def resolve_config(algo: str, env_id: str, values: dict[str, Any]) -> ResolvedCo
         chosen[part][name] = _check_type(parts[part], name, value)
     built = {part: cls(**chosen[part]) for part, cls in parts.items()}
     _check_backend(built["run"])
+    _check_recurrent(built["network"])
     return ResolvedConfig(
         run=built["run"], network=built["network"], agent=built["agent"], preset=preset_name
     )
@@ -205,6 +214,24 @@ def _check_backend(run: RunConfig) -> None:
         raise ConfigError(
             f"num_envs={run.num_envs} does not split evenly over num_workers={run.num_workers}; "
             f"set --envs-per-worker, or a num_envs that is a multiple of num_workers."
+        )
+
+
+RECURRENT_CORES = ("none", "lstm", "gru")
+CRITIC_CORES = ("own", "shared", "none")
+
+
+def _check_recurrent(network: NetworkConfig) -> None:
+    """Core kind, width and critic choice (networks/cores.py, networks/actor_critic.py)."""
+    if network.recurrent not in RECURRENT_CORES:
+        raise ConfigError(
+            f"recurrent must be one of {', '.join(RECURRENT_CORES)}, got {network.recurrent!r}."
+        )
+    if network.recurrent_size < 1:
+        raise ConfigError(f"recurrent_size must be a positive number of units, got {network.recurrent_size}.")
+    if network.critic_core not in CRITIC_CORES:
+        raise ConfigError(
+            f"critic_core must be one of {', '.join(CRITIC_CORES)}, got {network.critic_core!r}."
         )
 
 

@@ -17,6 +17,8 @@ from gymnasium.wrappers.vector import (
 
 VECTORIZATION_MODES = ("auto", "sync", "async", "vector_entry_point")
 _TEST_NAMESPACE = "tfpg-test/"
+_NAMESPACES = {_TEST_NAMESPACE: "envs.testing", "tfpg/": "envs.partially_observed"}
+"""Id prefix → the module that registers those ids on import."""
 
 
 def make_vector_env(
@@ -44,7 +46,7 @@ def make_vector_env(
     must pass no seed, or episodes would repeat. ``reset_seeded`` does both in one call.
 
     Args:
-        env_id: A registered Gymnasium id (``tfpg-test/...`` ids register themselves).
+        env_id: A registered Gymnasium id (``tfpg-test/...`` and ``tfpg/...`` ids register themselves).
         num_envs: Number of sub-environments.
         seed: Seed for the spaces' samplers, or ``None`` to leave them unseeded.
         vectorization: ``"auto"`` (the env's native vector env when its spec has a ``vector_entry_point``,
@@ -68,8 +70,9 @@ def make_vector_env(
         raise ValueError(f"Unknown vectorization {vectorization!r}; expected one of {VECTORIZATION_MODES}.")
     if clip_obs is not None and clip_obs <= 0:
         raise ValueError(f"clip_obs must be positive or None, got {clip_obs}.")
-    if env_id.startswith(_TEST_NAMESPACE):
-        importlib.import_module("envs.testing")  # registers the tfpg-test/ ids
+    for prefix, module in _NAMESPACES.items():
+        if env_id.startswith(prefix):
+            importlib.import_module(module)  # registers that namespace's ids
 
     kwargs = dict(env_kwargs or {})
     if render_mode is not None:

@@ -41,6 +41,9 @@ def make_policy(config: ResolvedConfig, env: gym.vector.VectorEnv, seed: int) ->
         log_std_init=net.log_std_init,
         squash_actions=net.squash_actions,
         state_dependent_std=net.state_dependent_std,
+        recurrent=net.recurrent,
+        recurrent_size=net.recurrent_size,
+        critic_core=net.critic_core,
     )
     policy = Policy(model, env.single_observation_space, env.single_action_space, seed=seed)
     sample = env.single_observation_space.sample()

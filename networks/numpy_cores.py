@@ -1,0 +1,59 @@
+"""NumPy forward of one LSTM / GRU core step, for acting without a TF call (see numpy_mirror.py's rationale).
+
+Same math, gate order, state layout and reset rule as networks/cores.py: ``episode_start`` zeroes a row's
+state before the step reads it. Weights are the core's variables as arrays, in ``core.weights`` order:
+LSTM (kernel [F, 4H], recurrent_kernel [H, 4H], bias [4H]); GRU (kernel [F, 3H], recurrent_kernel [H, 3H],
+bias [3H], recurrent_bias [3H]). Tests hold these equal to the TF layers over sequences with resets.
+
+Phase note: kept apart from numpy_mirror.py until its dispatch tables take a core (issue 14).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # tanh form: no overflow warning for large |x|, and as accurate as 1 / (1 + exp(-x)) in float32.
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)
+
+
+def lstm_step(
+    weights: list[np.ndarray], inputs: np.ndarray, state: np.ndarray, episode_start: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """One LSTM step: inputs [B, F], state [B, 2H] = [h, c], episode_start [B] → (h' [B, H], state' [B, 2H])."""
+    kernel, recurrent_kernel, bias = weights
+    units = recurrent_kernel.shape[0]
+    state = np.where(np.asarray(episode_start, bool)[:, None], np.float32(0.0), state)
+    h, c = state[:, :units], state[:, units:]
+    z = inputs @ kernel + h @ recurrent_kernel + bias  # [B, 4H]: i, f, g, o
+    i, f, g, o = np.split(z, 4, axis=-1)
+    c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+    h = _sigmoid(o) * np.tanh(c)
+    return h, np.concatenate([h, c], axis=-1)
+
+
+def gru_step(
+    weights: list[np.ndarray], inputs: np.ndarray, state: np.ndarray, episode_start: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """One GRU step: inputs [B, F], state h [B, H], episode_start [B] → (h' [B, H], h' [B, H])."""
+    kernel, recurrent_kernel, bias, recurrent_bias = weights
+    h = np.where(np.asarray(episode_start, bool)[:, None], np.float32(0.0), state)
+    zx, rx, nx = np.split(inputs @ kernel + bias, 3, axis=-1)
+    zh, rh, nh = np.split(h @ recurrent_kernel + recurrent_bias, 3, axis=-1)
+    z = _sigmoid(zx + zh)
+    r = _sigmoid(rx + rh)
+    n = np.tanh(nx + r * nh)
+    h = (1.0 - z) * n + z * h
+    return h, h
+
+
+STEPS = {"LSTMCore": lstm_step, "GRUCore": gru_step}
+"""Core class name → its NumPy step."""
+
+
+def core_step_fn(core, weights: list[np.ndarray]):
+    """``step(inputs, state, episode_start) -> (outputs, state)`` for a Keras core and its weight arrays."""
+    step = STEPS[type(core).__name__]
+    arrays = [np.asarray(w, np.float32) for w in weights]
+    return lambda inputs, state, episode_start: step(arrays, inputs, state, episode_start)

@@ -114,10 +114,12 @@ def test_feedforward_critic_ignores_the_state_and_shared_core_gets_no_value_grad
     np.testing.assert_allclose(a, b, atol=1e-6)
 
     shared = _model("lstm", critic_core="shared")
-    with tf.GradientTape() as tape:
-        value = shared(obs, shared.initial_state(B), np.ones(B, bool))["value"]
-    grads = tape.gradient(tf.reduce_sum(value), shared.policy_core.trainable_weights)
-    assert all(g is None for g in grads)
+    with tf.GradientTape(persistent=True) as tape:
+        out = shared(obs, shared.initial_state(B), np.ones(B, bool))
+        value, policy = tf.reduce_sum(out["value"]), tf.reduce_sum(out["policy"])
+    core = shared.policy_core.trainable_weights
+    assert all(g is None for g in tape.gradient(value, core))
+    assert all(g is not None for g in tape.gradient(policy, core))  # the tape does see the core
 
 
 def test_recurrent_model_needs_a_state():

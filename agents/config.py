@@ -233,6 +233,12 @@ def _check_recurrent(network: NetworkConfig) -> None:
         raise ConfigError(
             f"critic_core must be one of {', '.join(CRITIC_CORES)}, got {network.critic_core!r}."
         )
+    if network.recurrent != "none":
+        # Until the actor carries states and the update replays sequences (issue 14, phase 2).
+        raise ConfigError(
+            f"recurrent={network.recurrent} is not supported by training yet: the networks exist "
+            f"(networks/cores.py) but rollouts and updates do not carry recurrent states. Use recurrent=none."
+        )
 
 
 def _check_type(cls: type, name: str, value: Any) -> Any:

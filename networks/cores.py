@@ -11,7 +11,7 @@ One ``call`` serves both uses, told apart by the rank of ``inputs`` (a Python br
   * update, sequences: inputs [B, T, F], state [B, S], episode_start [B, T] → (outputs [B, T, H], final [B, S])
 The sequence form projects every step's input in one matmul before the loop, so each step does only the
 recurrent matmul. Short static sequences are unrolled in Python (one graph op chain, no while-loop overhead);
-longer or unknown ones go through ``keras.ops.scan``.
+longer or unknown ones go through ``keras.ops.scan`` (see ``MAX_UNROLL``).
 
 Math (Hochreiter & Schmidhuber, 1997; Cho et al., 2014), gate order as Keras's own cells:
   LSTM: [i, f, g, o] = x W + h U + b;  c' = σ(f) c + σ(i) tanh(g);  h' = σ(o) tanh(c')
@@ -30,8 +30,13 @@ from keras import ops
 
 from networks.layers import Shape
 
-MAX_UNROLL = 64
-"""Sequences of at most this many static steps are unrolled in Python; longer ones use ``ops.scan``."""
+MAX_UNROLL = 8
+"""Sequences of at most this many static steps are unrolled in Python; longer ones use ``ops.scan``.
+
+Measured with benchmarks/recurrent_update_cost.py (8 x 32-step sequences, 20 epochs per compiled update, on a
+heavily loaded 2-core machine): ``scan`` was as fast or faster per update than unrolling (LSTM 256: 14.9 vs
+18.4 s; LSTM 64: 1.24 vs 1.31 s) and traced 2.5x faster (60 vs 146 s; 24 vs 63 s). Short sequences (A2C's 5
+steps) stay unrolled. To re-measure on a quiet machine before the update is tuned (issue 14, phase 2)."""
 
 
 class _Core(keras.layers.Layer):

@@ -5,7 +5,14 @@ state before the step reads it. Weights are the core's variables as arrays, in `
 LSTM (kernel [F, 4H], recurrent_kernel [H, 4H], bias [4H]); GRU (kernel [F, 3H], recurrent_kernel [H, 3H],
 bias [3H], recurrent_bias [3H]). Tests hold these equal to the TF layers over sequences with resets.
 
-Phase note: kept apart from numpy_mirror.py until its dispatch tables take a core (issue 14).
+Why NumPy for recurrent acting: benchmarks/recurrent_acting_cost.py (LSTM 256 policy + critic cores, 64x64
+MLPs, 8 envs; 2026-11-27, 2-core machine under heavy load from other jobs, so absolute figures are inflated)
+measured 2.1 ms/step NumPy vs 7.9 ms/step for one compiled TF call (GRU: 2.6 vs 9.1) — but only with OpenBLAS
+on ONE thread: with two threads competing for the loaded cores NumPy took 36 ms/step. A [8, 256] x [256, 1024]
+matmul is large enough for OpenBLAS to go multi-threaded, the MLP mirror's are not; so the recurrent NumPy
+actor needs ``OPENBLAS_NUM_THREADS=1`` (or ``OMP_NUM_THREADS=1``) set before NumPy is imported.
+
+Phase note: kept apart from numpy_mirror.py until its dispatch tables take a core (issue 14, phase 2).
 """
 
 from __future__ import annotations

@@ -36,18 +36,18 @@ from benchmarks.sb3_cases import CASES, THROUGHPUT  # noqa: E402
 # ----------------------------------------------------------------------------------------------- workers
 def run_tfpg(case: dict, seed: int, eval_episodes: int, spawned_at: float) -> dict:
     from agents.config import resolve_config
-    from agents.experience import rollout
+    from agents.experience import collector
     from agents.run.logging import read_scalars
     from agents.run.trainer import train
 
     first = {}
-    collect = rollout.RolloutCollector.collect
+    collect = collector.RolloutCollector.collect
 
     def timed_collect(self, *args):  # timestamps the first rollout (the first env step follows at once)
         first.setdefault("t", time.time())
         return collect(self, *args)
 
-    rollout.RolloutCollector.collect = timed_collect
+    collector.RolloutCollector.collect = timed_collect
     values = dict(
         case["tfpg"],
         seed=seed,
@@ -129,7 +129,7 @@ def run_sb3(case: dict, seed: int, eval_episodes: int, spawned_at: float) -> dic
 
 def raw_env_sps(env_id: str, num_envs: int, seconds: float = 2.0) -> float:
     """Random-action env-steps/s of the env tfpg trains on (same vectorization, wrappers, num_envs)."""
-    from envs import make_vector_env
+    from envs.make import make_vector_env
 
     env = make_vector_env(env_id, num_envs, seed=0)
     env.reset(seed=0)

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     from sb3_contrib import RecurrentPPO
     from stable_baselines3.common.env_util import make_vec_env
 
-    import envs  # noqa: F401  (registers tfpg/CartPoleNoVel-v1)
+    import envs.partially_observed  # noqa: F401  (registers tfpg/CartPoleNoVel-v1)
 
     env = make_vec_env("tfpg/CartPoleNoVel-v1", n_envs=NUM_ENVS, seed=args.seed)
     model = RecurrentPPO("MlpLstmPolicy", env, seed=args.seed, device="cpu", **RL_ZOO_CARTPOLE_NOVEL)

@@ -75,7 +75,7 @@ def sb3_update(args):
     from sb3_contrib import RecurrentPPO
     from stable_baselines3.common.env_util import make_vec_env
 
-    import envs  # noqa: F401  (registers tfpg/CartPoleNoVel-v1)
+    import envs.partially_observed  # noqa: F401  (registers tfpg/CartPoleNoVel-v1)
 
     env = make_vec_env("tfpg/CartPoleNoVel-v1", n_envs=args.num_envs, seed=0)
     model = RecurrentPPO(

@@ -25,13 +25,12 @@ from agents.config import parse_override
 def update_arguments(run) -> tuple:
     """The agent's update inputs for one real rollout: (batch, *scalar schedule values) as NumPy/Python."""
     from agents.algorithms.advantages import rollout_gae
-    from agents.experience.rollout import RolloutCollector
+    from agents.experience.collection import InProcessCollection
 
     cfg, policy = run.agent.config, run.policy
-    collector = RolloutCollector(run.env, cfg.num_steps, 0, policy.action_dtype)
-    rollout, _ = collector.collect(policy.act, policy.value)
+    rollout, _, _ = InProcessCollection(run.env, policy, cfg.num_steps, seed=0).collect(None)
     advantages, returns = rollout_gae(rollout, cfg.gamma, getattr(cfg, "gae_lambda", 1.0))
-    batch = policy.flatten_batch(rollout, advantages, returns)
+    batch = run.agent.core.batch(rollout, advantages=advantages, returns=returns)
     scalars = len(run.agent._update.input_signature) - 1
     return (batch, *[0.5] * scalars)
 
@@ -55,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from agents.config import resolve_config
-    from agents.run.trainer import build_run
+    from agents.run.building import build_run
 
     overrides = dict(parse_override(text) for text in args.set)
     run = build_run(resolve_config(args.algo, args.env, {"video": False, **overrides}))

@@ -15,7 +15,8 @@ from gymnasium.wrappers.vector import (
     TransformObservation,
 )
 
-VECTORIZATION_MODES = ("auto", "sync", "async", "vector_entry_point")
+from envs.modes import VECTORIZATION_MODES
+
 _TEST_NAMESPACE = "tfpg-test/"
 _NAMESPACES = {_TEST_NAMESPACE: "envs.testing", "tfpg/": "envs.partially_observed"}
 """Id prefix → the module that registers those ids on import."""

@@ -1,111 +1,215 @@
-"""A NumPy copy of an ``ActorCritic``'s forward pass, for acting during rollouts.
+"""A NumPy copy of an ``ActorCritic``'s forward pass and of its action distribution, for acting in rollouts.
 
-Why: one ``tf.function`` call costs ~250-450 µs on a small CPU whatever the graph, while a NumPy forward
-pass of a 64x64 MLP on 8 observations costs a few tens of µs. Acting happens once per vector step, so the
-TF call dominated collection (BENCHMARKS.md, "speed"). Weights never change during a rollout, so the
-collector snapshots them once per rollout (``NumpyActor.from_model``) and acts from the copy.
+Why: one ``tf.function`` call costs ~250-450 µs on a small CPU whatever the graph, while a NumPy forward pass
+of a 64x64 MLP on 8 observations costs a few tens of µs. Acting happens once per vector step, so the TF call
+dominated collection (BENCHMARKS.md, "speed"). Weights never change during a rollout, so the policy builds one
+``MirroredNetwork`` per rollout from a weights snapshot and acts from it.
 
-The TF path (``Policy.act``) stays the reference: tests check that both give the same distribution
-parameters, values, log-probs, modes and — given the same noise — the same samples. All sampling noise still
-comes from the policy's checkpointed ``tf.random.Generator``, drawn for the whole rollout in one call.
-
-Supported: encoders FlattenCast / OneHot / MultiOneHot (and Dict of them), MLP trunks with tanh / relu /
-linear activations, every policy head. Anything else (e.g. image encoders) returns ``None`` from
-``from_model`` and the caller keeps the TF path.
+The mirror is a set of dispatch tables, one entry per layer or distribution type it can copy (``ENCODERS``,
+``ACTIVATIONS``, ``HEADS``, ``DISTRIBUTIONS``). ``mirror_support(model)`` walks the model through those tables
+once and returns ``None`` (mirrored) or the reason it is not (e.g. an image encoder): that is the policy's
+explicit choice between this path and the TF path. The TF path stays the reference: tests check that both give
+the same parameters, values, samples (given the same noise), modes and log-probs.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
 from networks.distributions import Bernoulli, Categorical, DiagGaussian, MultiCategorical
 from networks.encoders import DictEncoder, FlattenCast, MultiOneHot, OneHot
-from networks.heads import GaussianHead, ValueHead
+from networks.heads import (
+    LOG_STD_BOUNDS,
+    BernoulliHead,
+    CategoricalHead,
+    GaussianHead,
+    MultiCategoricalHead,
+    ValueHead,
+)
 
-_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
-_ACTIVATIONS = {
+Array = np.ndarray
+Weights = dict[int, Array]
+"""``id(variable)`` → its value in the snapshot."""
+
+
+class NotMirrored(Exception):
+    """A part of the model has no NumPy mirror; the message names it. The policy acts through TF instead."""
+
+
+def _lookup(table: dict, obj, what: str):
+    entry = table.get(type(obj))
+    if entry is None:
+        raise NotMirrored(f"{what} {type(obj).__name__} has no NumPy mirror")
+    return entry
+
+
+# --- encoders: obs [B, ...] → float32 features [B, F] ------------------------------------------------------
+
+
+def _flatten(encoder: FlattenCast, weights: Weights) -> Callable:
+    return lambda obs: np.asarray(obs, np.float32).reshape(len(obs), -1)
+
+
+def _one_hot(encoder: OneHot, weights: Weights) -> Callable:
+    eye = np.eye(encoder.n, dtype=np.float32)
+    return lambda obs: eye[np.asarray(obs, np.int64) - encoder.start]
+
+
+def _multi_one_hot(encoder: MultiOneHot, weights: Weights) -> Callable:
+    eyes = [np.eye(n, dtype=np.float32) for n in encoder.nvec]
+
+    def encode(obs):
+        obs = np.asarray(obs, np.int64)
+        parts = [eye[obs[:, i] - s] for i, (eye, s) in enumerate(zip(eyes, encoder.start, strict=True))]
+        return np.concatenate(parts, axis=-1)
+
+    return encode
+
+
+def _dict(encoder: DictEncoder, weights: Weights) -> Callable:
+    parts = [
+        (key, encoder_fn(sub, weights))
+        for key, sub in zip(encoder.observation_keys, encoder.encoders, strict=True)
+    ]
+    return lambda obs: np.concatenate([fn(obs[key]) for key, fn in parts], axis=-1)
+
+
+ENCODERS: dict[type, Callable[[object, Weights], Callable]] = {
+    FlattenCast: _flatten,
+    OneHot: _one_hot,
+    MultiOneHot: _multi_one_hot,
+    DictEncoder: _dict,
+}
+
+
+def encoder_fn(encoder, weights: Weights) -> Callable:
+    """The NumPy function of a Keras encoder (``ENCODERS``), or ``NotMirrored``."""
+    return _lookup(ENCODERS, encoder, "encoder")(encoder, weights)
+
+
+# --- dense layers ------------------------------------------------------------------------------------------
+
+ACTIVATIONS: dict[str | None, Callable | None] = {
     "tanh": np.tanh,
     "relu": lambda x: np.maximum(x, 0.0),
     "linear": None,
     None: None,
 }
 
-
-class Unsupported(Exception):
-    """The model has a part this module cannot mirror; the caller uses the TF path instead."""
-
-
-def _encoder_fn(encoder):
-    """A NumPy function obs [B, ...] → float32 features [B, F] mirroring a Keras encoder."""
-    if isinstance(encoder, FlattenCast):
-        return lambda obs: np.asarray(obs, np.float32).reshape(len(obs), -1)
-    if isinstance(encoder, OneHot):
-        eye = np.eye(encoder.n, dtype=np.float32)
-        return lambda obs: eye[np.asarray(obs, np.int64) - encoder.start]
-    if isinstance(encoder, MultiOneHot):
-        eyes = [np.eye(n, dtype=np.float32) for n in encoder.nvec]
-
-        def multi_one_hot(obs):
-            obs = np.asarray(obs, np.int64)
-            parts = [eye[obs[:, i] - s] for i, (eye, s) in enumerate(zip(eyes, encoder.start, strict=True))]
-            return np.concatenate(parts, axis=-1)
-
-        return multi_one_hot
-    if isinstance(encoder, DictEncoder):
-        fns = [
-            (key, _encoder_fn(sub))
-            for key, sub in zip(encoder.observation_keys, encoder.encoders, strict=True)
-        ]
-        return lambda obs: np.concatenate([fn(obs[key]) for key, fn in fns], axis=-1)
-    raise Unsupported(type(encoder).__name__)
+Dense = tuple[Array, Array, Callable | None]
+"""(kernel [in, out], bias [out], activation or None) of one ``Linear`` layer."""
 
 
-def _linear(layer, weights) -> tuple[np.ndarray, np.ndarray, object]:
-    """(kernel [in, out], bias [out], activation fn or None) of a ``Linear`` layer."""
-    if layer.activation not in _ACTIVATIONS:
-        raise Unsupported(f"activation {layer.activation!r}")
-    return weights[id(layer.kernel)], weights[id(layer.bias)], _ACTIVATIONS[layer.activation]
+def dense(layer, weights: Weights) -> Dense:
+    if layer.activation not in ACTIVATIONS:
+        raise NotMirrored(f"activation {layer.activation!r} has no NumPy mirror")
+    return weights[id(layer.kernel)], weights[id(layer.bias)], ACTIVATIONS[layer.activation]
 
 
-def _trunk_fn(encoder, mlp, weights):
-    encode = _encoder_fn(encoder)
-    layers = [_linear(layer, weights) for layer in mlp.hidden_layers]
-
-    def trunk(obs):
-        x = encode(obs)  # [B, F]
-        for kernel, bias, activation in layers:
-            x = x @ kernel + bias
-            if activation is not None:
-                x = activation(x)
-        return x  # [B, hidden_sizes[-1]]
-
-    return trunk
+def _mlp(mlp, weights: Weights) -> list[Dense]:
+    return [dense(layer, weights) for layer in mlp.hidden_layers]
 
 
-def _block_diagonal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _apply(layers: list[Dense], x: Array) -> Array:
+    for kernel, bias, activation in layers:
+        x = x @ kernel + bias
+        if activation is not None:
+            x = activation(x)
+    return x
+
+
+# --- heads: features [B, H] → params [B, P] (policy) or values [B] ------------------------------------------
+
+
+def _logits_head(head, weights: Weights) -> Callable:
+    logits = [dense(head.logits, weights)]
+    return lambda features: _apply(logits, features)
+
+
+def _gaussian_head(head: GaussianHead, weights: Weights) -> Callable:
+    mean = [dense(head.mean, weights)]
+    if head.state_dependent_std:
+        log_std_layer = [dense(head.log_std_layer, weights)]
+        offset = head.log_std_init
+
+        def params(features):
+            log_std = np.clip(_apply(log_std_layer, features) + offset, *LOG_STD_BOUNDS)
+            return np.concatenate([_apply(mean, features), log_std], axis=-1)
+
+        return params
+    log_std = weights[id(head.log_std)]  # [dim], the same for every state
+
+    def params(features):
+        mu = _apply(mean, features)
+        return np.concatenate([mu, np.broadcast_to(log_std, mu.shape)], axis=-1)
+
+    return params
+
+
+HEADS: dict[type, Callable[[object, Weights], Callable]] = {
+    CategoricalHead: _logits_head,
+    MultiCategoricalHead: _logits_head,
+    BernoulliHead: _logits_head,
+    GaussianHead: _gaussian_head,
+}
+
+
+class MirroredNetwork:
+    """``ActorCritic.call`` in NumPy, from a frozen copy of its weights: ``forward(obs) -> (params, values)``.
+
+    Build with ``mirror(model, weights)``, which returns None when some part is not mirrored.
+    """
+
+    def __init__(self, model, weights: list[Array]) -> None:
+        by_id = {id(variable): array for variable, array in zip(model.weights, weights, strict=True)}
+        self._policy_encoder = encoder_fn(model.policy_encoder, by_id)
+        self._policy_mlp = _mlp(model.policy_mlp, by_id)
+        self._value_encoder = None if model.share_trunk else encoder_fn(model.value_encoder, by_id)
+        self._value_mlp = None if model.share_trunk else _mlp(model.value_mlp, by_id)
+        self._policy_head = _lookup(HEADS, model.policy_head, "policy head")(model.policy_head, by_id)
+        if type(model.value_head) is not ValueHead:
+            raise NotMirrored(f"value head {type(model.value_head).__name__} has no NumPy mirror")
+        kernel, bias, _ = dense(model.value_head.value, by_id)
+        self._value_kernel, self._value_bias = kernel[:, 0], bias[0]  # [H], scalar
+        self.fused = _fuse_trunks(model, by_id)
+
+    def forward(self, obs) -> tuple[Array, Array]:
+        """obs [B, ...] → (distribution params [B, P] float32, values [B] float32), as ``model(obs)``."""
+        if self.fused is not None:
+            return self.fused(obs)
+        features = _apply(self._policy_mlp, self._policy_encoder(obs))  # [B, H]
+        params = self._policy_head(features)
+        if self._value_mlp is not None:
+            features = _apply(self._value_mlp, self._value_encoder(obs))
+        return params, features @ self._value_kernel + self._value_bias
+
+
+def _block_diagonal(a: Array, b: Array) -> Array:
     out = np.zeros((a.shape[0] + b.shape[0], a.shape[1] + b.shape[1]), np.float32)
     out[: a.shape[0], : a.shape[1]], out[a.shape[0] :, a.shape[1] :] = a, b
     return out
 
 
-def _fuse_trunks(model, by_id, head_kernel, head_bias, value_kernel, value_bias, max_width: int = 128):
-    """Policy and value trunks as one MLP of side-by-side layers, or None where that does not apply.
+def _fuse_trunks(model, by_id: Weights, max_width: int = 128) -> Callable | None:
+    """Policy and value trunks and heads as one MLP of side-by-side layers, or None where that does not apply.
 
-    Acting runs once per vector step on a handful of observations, where each NumPy call costs more than
-    its arithmetic: two 2-layer trunks plus two heads are 8 matmuls, side by side they are 3 (the first layer's
+    Acting runs once per vector step on a handful of observations, where each NumPy call costs more than its
+    arithmetic: two 2-layer trunks plus two heads are 8 matmuls, side by side they are 3 (the first layer's
     kernels concatenated, the others block-diagonal; the zero blocks add exact zeros). Only for flat
-    observations, trunks of equal depth and activations, and widths up to ``max_width`` (beyond that the
-    zero blocks cost more arithmetic than the calls they save).
+    observations, separate trunks of equal depth and activations, a logits or state-independent Gaussian head,
+    and widths up to ``max_width`` (beyond that the zero blocks cost more arithmetic than the calls they save).
     """
-    if model.share_trunk:
+    head = model.policy_head
+    if model.share_trunk or not all(
+        type(e) is FlattenCast for e in (model.policy_encoder, model.value_encoder)
+    ):
         return None
-    encoders = (model.policy_encoder, model.value_encoder)
-    if not all(type(e) is FlattenCast for e in encoders):
+    if isinstance(head, GaussianHead) and head.state_dependent_std:
         return None
-    policy = [_linear(layer, by_id) for layer in model.policy_mlp.hidden_layers]
-    value = [_linear(layer, by_id) for layer in model.value_mlp.hidden_layers]
+    policy, value = _mlp(model.policy_mlp, by_id), _mlp(model.value_mlp, by_id)
     if not policy or len(policy) != len(value):
         return None
     if any(
@@ -115,141 +219,153 @@ def _fuse_trunks(model, by_id, head_kernel, head_bias, value_kernel, value_bias,
         return None
     layers = [
         (
-            np.concatenate([policy[0][0], value[0][0]], axis=1),
+            np.concatenate([policy[0][0], value[0][0]], 1),
             np.concatenate([policy[0][1], value[0][1]]),
             policy[0][2],
         )
     ]
     for (pk, pb, act), (vk, vb, _) in zip(policy[1:], value[1:], strict=True):
         layers.append((_block_diagonal(pk, vk), np.concatenate([pb, vb]), act))
-    return layers, _block_diagonal(head_kernel, value_kernel), np.concatenate([head_bias, value_bias])
+    head_kernel, head_bias, _ = dense(head.mean if isinstance(head, GaussianHead) else head.logits, by_id)
+    value_kernel, value_bias, _ = dense(model.value_head.value, by_id)
+    layers.append((_block_diagonal(head_kernel, value_kernel), np.concatenate([head_bias, value_bias]), None))
+    log_std = by_id[id(head.log_std)] if isinstance(head, GaussianHead) else None
+
+    def forward(obs) -> tuple[Array, Array]:
+        out = _apply(
+            layers, np.asarray(obs, np.float32).reshape(len(obs), -1)
+        )  # [B, P + 1]: head, then value
+        params, values = out[:, :-1], out[:, -1]
+        if log_std is not None:
+            params = np.concatenate([params, np.broadcast_to(log_std, params.shape)], axis=-1)
+        return params, values
+
+    return forward
 
 
-class NumpyActor:
-    """Policy parameters and values from a frozen NumPy copy of an ``ActorCritic``'s weights.
+# --- distributions, mirroring networks/distributions.py -----------------------------------------------------
 
-    Build with ``from_model``; call ``forward(obs) -> (params [B, P], value [B])`` and use the module's
-    ``sample`` / ``log_prob`` / ``mode`` for the distribution.
-    """
-
-    def __init__(self, model, weights: list[np.ndarray]) -> None:
-        by_id = {id(variable): array for variable, array in zip(model.weights, weights, strict=True)}
-        self.distribution = model.distribution
-        self._policy_trunk = _trunk_fn(model.policy_encoder, model.policy_mlp, by_id)
-        self._value_trunk = (
-            None if model.share_trunk else _trunk_fn(model.value_encoder, model.value_mlp, by_id)
-        )
-        head = model.policy_head
-        if isinstance(head, GaussianHead):
-            self._head_kernel, self._head_bias, _ = _linear(head.mean, by_id)
-            self._log_std = by_id[id(head.log_std)]  # [dim]
-        else:
-            self._head_kernel, self._head_bias, _ = _linear(head.logits, by_id)
-            self._log_std = None
-        if not isinstance(model.value_head, ValueHead):
-            raise Unsupported(type(model.value_head).__name__)
-        kernel, bias, _ = _linear(model.value_head.value, by_id)
-        self._value_kernel, self._value_bias = kernel[:, 0], bias[0]  # [H], scalar
-        self._fused = _fuse_trunks(model, by_id, self._head_kernel, self._head_bias, kernel, bias)
-
-    @classmethod
-    def from_model(cls, model, weights: list[np.ndarray] | None = None) -> NumpyActor | None:
-        """A snapshot of ``model``, or None if some part of it has no NumPy mirror.
-
-        Args:
-            model: an ``ActorCritic``.
-            weights: ``model.weights`` as arrays, in order (fetched in one call by the caller); None reads
-                them here.
-        """
-        if weights is None:
-            weights = [variable.numpy() for variable in model.weights]
-        try:
-            return cls(model, weights)
-        except (Unsupported, AttributeError):  # AttributeError: a model that is not an ActorCritic
-            return None
-
-    def forward(self, obs) -> tuple[np.ndarray, np.ndarray]:
-        """obs [B, ...] → (distribution params [B, P] float32, values [B] float32), as ``model(obs)``."""
-        if self._fused is not None:
-            layers, head_kernel, head_bias = self._fused
-            x = np.asarray(obs, np.float32).reshape(len(obs), -1)
-            for kernel, bias, activation in layers:
-                x = x @ kernel + bias
-                if activation is not None:
-                    x = activation(x)
-            out = x @ head_kernel + head_bias  # [B, P + 1]: policy head, then value
-            head, values = out[:, :-1], out[:, -1]
-            if self._log_std is not None:
-                head = np.concatenate([head, np.broadcast_to(self._log_std, head.shape)], axis=-1)
-            return head, values
-        features = self._policy_trunk(obs)
-        head = features @ self._head_kernel + self._head_bias  # [B, P or dim]
-        if self._log_std is not None:
-            head = np.concatenate([head, np.broadcast_to(self._log_std, head.shape)], axis=-1)
-        value_features = features if self._value_trunk is None else self._value_trunk(obs)
-        return head, value_features @ self._value_kernel + self._value_bias
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
-# --- distributions in NumPy, mirroring networks/distributions.py ------------------------------------------
-
-
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
+def _log_softmax(logits: Array) -> Array:
     shifted = logits - logits.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
-def _categorical_log_prob(logits: np.ndarray, actions: np.ndarray) -> np.ndarray:
-    return _log_softmax(logits)[np.arange(len(actions)), actions]
+def _split(distribution: MultiCategorical, params: Array) -> list[Array]:
+    return np.split(params, np.cumsum(distribution.nvec)[:-1], axis=-1)
 
 
-def noise_kind(distribution) -> tuple[str, int]:
-    """Which noise ``sample`` needs per env: ("gumbel_uniform" | "uniform" | "normal", width)."""
-    if isinstance(distribution, Categorical | MultiCategorical):
-        return "gumbel_uniform", distribution.param_size
-    if isinstance(distribution, Bernoulli):
-        return "uniform", distribution.n
-    if isinstance(distribution, DiagGaussian):
-        return "normal", distribution.dim
-    raise Unsupported(type(distribution).__name__)
+class _CategoricalMirror:
+    noise = "gumbel_uniform"  # uniform in [tiny, 1), turned into Gumbel noise as categorical_sample does
 
+    def width(self, d) -> int:
+        return d.param_size
 
-def sample(distribution, params: np.ndarray, noise: np.ndarray) -> np.ndarray:
-    """Actions from params [B, P] and noise [B, width] (see ``noise_kind``); same rule as the TF samplers."""
-    if isinstance(distribution, Categorical):
+    def sample(self, d, params, noise):
         return np.argmax(params - np.log(-np.log(noise)), axis=-1)  # Gumbel-max
-    if isinstance(distribution, MultiCategorical):
-        gumbel = params - np.log(-np.log(noise))
-        splits = np.cumsum(distribution.nvec)[:-1]
-        return np.stack([np.argmax(g, axis=-1) for g in np.split(gumbel, splits, axis=-1)], axis=-1)
-    if isinstance(distribution, Bernoulli):
-        return noise < 1.0 / (1.0 + np.exp(-params))
-    dim = distribution.dim
-    return params[:, :dim] + np.exp(params[:, dim:]) * noise
 
-
-def mode(distribution, params: np.ndarray) -> np.ndarray:
-    """The distribution's mode [B, ...]."""
-    if isinstance(distribution, Categorical):
+    def mode(self, d, params):
         return np.argmax(params, axis=-1)
-    if isinstance(distribution, MultiCategorical):
-        splits = np.cumsum(distribution.nvec)[:-1]
-        return np.stack([np.argmax(lg, axis=-1) for lg in np.split(params, splits, axis=-1)], axis=-1)
-    if isinstance(distribution, Bernoulli):
+
+    def log_prob(self, d, params, actions):
+        return _log_softmax(params)[np.arange(len(actions)), actions]
+
+
+class _MultiCategoricalMirror(_CategoricalMirror):
+    def sample(self, d, params, noise):
+        gumbel = params - np.log(-np.log(noise))
+        return np.stack([np.argmax(g, axis=-1) for g in _split(d, gumbel)], axis=-1)
+
+    def mode(self, d, params):
+        return np.stack([np.argmax(lg, axis=-1) for lg in _split(d, params)], axis=-1)
+
+    def log_prob(self, d, params, actions):
+        cat = _CategoricalMirror()
+        return sum(cat.log_prob(d, lg, actions[:, i]) for i, lg in enumerate(_split(d, params)))
+
+
+class _BernoulliMirror:
+    noise = "uniform"
+
+    def width(self, d) -> int:
+        return d.n
+
+    def sample(self, d, params, noise):
+        return noise < 1.0 / (1.0 + np.exp(-params))
+
+    def mode(self, d, params):
         return params > 0.0
-    return params[:, : distribution.dim]
 
-
-def log_prob(distribution, params: np.ndarray, actions: np.ndarray) -> np.ndarray:
-    """log π(actions) [B] float32."""
-    if isinstance(distribution, Categorical):
-        return _categorical_log_prob(params, actions)
-    if isinstance(distribution, MultiCategorical):
-        splits = np.cumsum(distribution.nvec)[:-1]
-        parts = np.split(params, splits, axis=-1)
-        return sum(_categorical_log_prob(lg, actions[:, i]) for i, lg in enumerate(parts))
-    if isinstance(distribution, Bernoulli):
+    def log_prob(self, d, params, actions):
         return np.sum(actions.astype(np.float32) * params - np.logaddexp(0.0, params), axis=-1)
-    dim = distribution.dim
-    mean, log_std = params[:, :dim], params[:, dim:]
-    z = (actions - mean) * np.exp(-log_std)
-    return np.sum(-0.5 * np.square(z) - log_std - np.float32(_HALF_LOG_2PI), axis=-1)
+
+
+class _DiagGaussianMirror:
+    noise = "normal"
+
+    def width(self, d) -> int:
+        return d.dim
+
+    def sample(self, d, params, noise):
+        return params[:, : d.dim] + np.exp(params[:, d.dim :]) * noise
+
+    def mode(self, d, params):
+        return params[:, : d.dim]
+
+    def log_prob(self, d, params, actions):
+        mean, log_std = params[:, : d.dim], params[:, d.dim :]
+        z = (actions - mean) * np.exp(-log_std)
+        return np.sum(-0.5 * np.square(z) - log_std - np.float32(_HALF_LOG_2PI), axis=-1)
+
+
+DISTRIBUTIONS: dict[type, object] = {
+    Categorical: _CategoricalMirror(),
+    MultiCategorical: _MultiCategoricalMirror(),
+    Bernoulli: _BernoulliMirror(),
+    DiagGaussian: _DiagGaussianMirror(),
+}
+
+
+class MirroredDistribution:
+    """sample / mode / log_prob of one distribution in NumPy; ``noise_kind`` says what ``sample`` consumes."""
+
+    def __init__(self, distribution) -> None:
+        self._distribution = distribution
+        self._mirror = _lookup(DISTRIBUTIONS, distribution, "distribution")
+        self.noise_kind: tuple[str, int] = (self._mirror.noise, self._mirror.width(distribution))
+        """("gumbel_uniform" | "uniform" | "normal", width): the noise per env that ``sample`` needs."""
+
+    def sample(self, params: Array, noise: Array) -> Array:
+        """Actions from params [B, P] and noise [B, width]; the same rule as the TF samplers."""
+        return self._mirror.sample(self._distribution, params, noise)
+
+    def mode(self, params: Array) -> Array:
+        return self._mirror.mode(self._distribution, params)
+
+    def log_prob(self, params: Array, actions: Array) -> Array:
+        """log π(actions) [B]."""
+        return self._mirror.log_prob(self._distribution, params, actions)
+
+
+# --- the policy's decision ----------------------------------------------------------------------------------
+
+
+def mirror_support(model) -> str | None:
+    """None when ``model`` (an ``ActorCritic``) and its distribution are mirrored, else the reason they are not."""
+    try:
+        MirroredDistribution(model.distribution)
+        MirroredNetwork(model, [variable.numpy() for variable in model.weights])
+    except NotMirrored as reason:
+        return str(reason)
+    return None
+
+
+def mirror(model, weights: list[Array]) -> tuple[MirroredNetwork, MirroredDistribution]:
+    """The NumPy network (from ``weights``, ``model.weights`` as arrays in order) and distribution.
+
+    Raises:
+        NotMirrored: a part has no mirror (check ``mirror_support`` first).
+    """
+    return MirroredNetwork(model, weights), MirroredDistribution(model.distribution)

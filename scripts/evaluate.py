@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 
@@ -48,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.episodes is not None and args.episodes < 1:
         print(f"error: --episodes must be at least 1, got {args.episodes}.", file=sys.stderr)
         return 2
+    from agents.run.console import import_tensorflow
+
+    import_tensorflow(headless=args.render != "human")
     import gymnasium
 
     from agents.run.loading import evaluate_loaded, load_run

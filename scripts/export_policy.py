@@ -8,11 +8,9 @@ stochastic signature and ``value`` gives V(s). Exit codes: 0 done, 2 bad input (
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 
@@ -37,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
             f"error: {out} already exists and is not an empty directory; pick a new --out.", file=sys.stderr
         )
         return 2
+    from agents.run.console import import_tensorflow
+
+    import_tensorflow()
     from agents.run.export import export_saved_model
     from agents.run.loading import load_run
     from agents.run.rundir import RunInputError

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections import defaultdict
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
@@ -50,6 +48,9 @@ def mean_std_curve(curves: list[tuple[list[int], list[float]]]) -> tuple[np.ndar
 
 def load_groups(logdirs: list[str], tag: str) -> dict[tuple[str, str], dict[str, tuple[list, list]]]:
     """{(env, algo): {run_dir: (steps, values)}} for every run that has ``tag``."""
+    from agents.run.console import import_tensorflow
+
+    import_tensorflow()
     from agents.run.logging import read_scalars
 
     groups: dict[tuple[str, str], dict[str, tuple[list, list]]] = defaultdict(dict)

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import signal
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter off the console
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from agents.config import ALGO_CONFIGS, ConfigError, parse_override, resolve_config
-from envs.make import VECTORIZATION_MODES
+from envs.modes import VECTORIZATION_MODES
 
 # flag attribute -> config field
 FLAG_FIELDS = {
@@ -101,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="override any config field, repeatable (e.g. --set learning_rate=3e-4 --set hidden_sizes=[64,64])",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--verbose", action="store_true", help="show TensorFlow's start-up log lines (hidden by default)"
+    )
     return parser
 
 
@@ -125,11 +126,20 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         return _error(str(err))
 
-    # Heavy imports only once the arguments are known to be good.
+    # Heavy imports only once the arguments are known to be good; TensorFlow's start-up notices filtered.
+    from agents.run.console import import_tensorflow
+
+    import_tensorflow(verbose=args.verbose)
     import gymnasium
 
-    from agents.run.rundir import RunInputError, apply_resume_overrides, load_run_config
-    from agents.run.trainer import check_run_dir, default_run_name, train
+    from agents.run.rundir import (
+        RunInputError,
+        apply_resume_overrides,
+        check_run_dir,
+        default_run_name,
+        load_run_config,
+    )
+    from agents.run.trainer import train
 
     try:
         if args.resume is not None:

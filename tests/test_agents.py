@@ -7,8 +7,8 @@ import tensorflow as tf
 
 from agents.algorithms.registry import ALGORITHMS
 from agents.config import ConfigError, resolve_config
-from agents.experience.rollout import RolloutCollector
-from agents.run.trainer import build_run
+from agents.experience.collection import InProcessCollection
+from agents.run.building import build_run
 from envs.testing import ACTION_KINDS, test_env_id
 
 SMALL = {"num_envs": 4, "num_steps": 16, "hidden_sizes": [32], "eval_envs": 2}
@@ -28,18 +28,19 @@ def test_updates_are_finite_and_trace_once(algo, action_kind):
     extra = {"squash_actions": True, "state_dependent_std": True} if action_kind == "box" else {}
     run = small_run(algo, test_env_id("vector", action_kind), **extra)
     try:
-        collector = RolloutCollector(run.env, 16, seed=0, action_dtype=run.policy.action_dtype)
+        collector = InProcessCollection(run.env, run.policy, 16, seed=0)
         before = [w.copy() for w in run.policy.model.get_weights()]
+        snapshot = None
         for update in range(4):
-            rollout, _ = collector.collect(run.policy.act, run.policy.value)
-            metrics = run.agent.learn(rollout, progress=update / 4)
+            rollout, _, _ = collector.collect(snapshot)
+            metrics, snapshot = run.agent.learn(rollout, progress=update / 4)
             assert all(np.isfinite(v) for v in metrics.values()), metrics
         if action_kind == "box":
             space = run.env.single_action_space
             assert ((rollout.actions >= space.low) & (rollout.actions <= space.high)).all()
         after = run.policy.model.get_weights()
         assert any(not np.allclose(a, b) for a, b in zip(before, after, strict=True))
-        assert run.agent.trace_count() == 1
+        assert run.agent.core.trace_count() == 1
     finally:
         run.close()
 
@@ -59,8 +60,8 @@ def test_one_update_raises_log_prob_of_positive_advantage_actions(algo, extra):
         T, N = run.config.agent.num_steps, run.env.num_envs
         obs = np.random.default_rng(0).normal(size=(T, N, 4)).astype(np.float32) * 0.1
         actions = np.tile(np.array([0, 1], np.int32), (T, N // 2))
-        collector = RolloutCollector(run.env, T, seed=0, action_dtype=run.policy.action_dtype)
-        rollout, _ = collector.collect(run.policy.act, run.policy.value)
+        collector = InProcessCollection(run.env, run.policy, T, seed=0)
+        rollout, _, _ = collector.collect(None)
         rollout.observations, rollout.actions = obs, actions
         rollout.rewards = (actions == 0).astype(np.float32)
         rollout.terminated = np.ones((T, N), bool)

@@ -9,11 +9,11 @@ import tensorflow as tf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from agents.config import resolve_config
-from agents.experience.rollout import RolloutCollector
+from agents.experience.collection import InProcessCollection
 from agents.run import checkpoint as ckpt
+from agents.run.building import build_run, restore_run
 from agents.run.rundir import RunInputError, apply_resume_overrides, trim_events_after
-from agents.run.trainer import build_run, restore_run
-from envs import get_normalization_state
+from envs.wrappers import get_normalization_state
 
 SMALL = {
     "num_envs": 4,
@@ -28,10 +28,11 @@ SMALL = {
 
 def trained_run(seed=0, updates=2, **extra):
     run = build_run(resolve_config("ppo", "CartPole-v1", {**SMALL, "seed": seed, **extra}))
-    collector = RolloutCollector(run.env, 32, seed, run.policy.action_dtype)
+    collector = InProcessCollection(run.env, run.policy, 32, seed=seed)
+    snapshot = None
     for i in range(updates):
-        rollout, _ = collector.collect(run.policy.act, run.policy.value)
-        run.agent.learn(rollout, progress=i / updates)
+        rollout, _, _ = collector.collect(snapshot)
+        _, snapshot = run.agent.learn(rollout, progress=i / updates)
     run.counters["env_steps"].assign(updates * 128)
     run.normalization.assign(get_normalization_state(run.env))
     return run

@@ -9,9 +9,9 @@ import pytest
 from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
 from gymnasium.vector import SyncVectorEnv
 
-from envs import freeze_normalization, get_normalization_state, make_vector_env, set_normalization_state
 from envs import testing as tenvs
-from envs.make import reset_seeded
+from envs.make import make_vector_env, reset_seeded
+from envs.wrappers import freeze_normalization, get_normalization_state, set_normalization_state
 
 ALL_KINDS = [(obs, act) for obs in tenvs.OBS_KINDS for act in tenvs.ACTION_KINDS]
 

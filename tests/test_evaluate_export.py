@@ -13,7 +13,7 @@ from gymnasium.vector import VectorObservationWrapper, VectorWrapper
 
 from agents.config import resolve_config
 from agents.run.trainer import train
-from envs import freeze_normalization
+from envs.wrappers import freeze_normalization
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))

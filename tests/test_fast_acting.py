@@ -5,10 +5,11 @@ import pytest
 import tensorflow as tf
 
 from agents.config import resolve_config
-from agents.experience.rollout import RolloutCollector
-from agents.run.trainer import build_run, train
+from agents.experience.collection import InProcessCollection
+from agents.run.building import build_run
+from agents.run.trainer import train
 from envs.testing import ACTION_KINDS, test_env_id
-from networks import numpy_mirror as numpy_acting
+from networks import numpy_mirror
 
 SMALL = {"num_envs": 4, "num_steps": 16, "minibatch_size": 32, "update_epochs": 2, "eval_envs": 2}
 
@@ -23,32 +24,41 @@ def tf_reference(run, obs, noise):
     dist = run.policy.distribution
     out = run.policy.model(obs)
     params, values = out["policy"], out["value"]
-    if isinstance(dist, numpy_acting.DiagGaussian):
+    if isinstance(dist, numpy_mirror.DiagGaussian):
         mean, log_std = params[:, : dist.dim], params[:, dist.dim :]
         actions = mean + tf.exp(log_std) * noise
-    elif isinstance(dist, numpy_acting.Bernoulli):
+    elif isinstance(dist, numpy_mirror.Bernoulli):
         actions = tf.cast(noise < tf.sigmoid(params), tf.int32)
     else:  # Gumbel-max, per component for MultiCategorical
         gumbel = params - tf.math.log(-tf.math.log(noise))
         sizes = getattr(dist, "nvec", (params.shape[-1],))
         parts = tf.split(gumbel, list(sizes), axis=-1)
         actions = tf.stack([tf.argmax(p, axis=-1, output_type=tf.int32) for p in parts], axis=-1)
-        if isinstance(dist, numpy_acting.Categorical):
+        if isinstance(dist, numpy_mirror.Categorical):
             actions = actions[:, 0]
     return params, values, actions, dist.mode(params), dist.log_prob(params, actions)
 
 
+def perturb(model, seed: int = 0) -> None:
+    """Move every weight (log-stds included) away from its initial value, so that a mirror that mishandles
+    a scale, a sign or a log-std cannot pass by accident (at init log_std = 0 and heads are near zero)."""
+    rng = np.random.default_rng(seed)
+    for variable in model.weights:
+        variable.assign(variable.numpy() + rng.normal(0.0, 0.3, variable.shape).astype(np.float32))
+
+
 @pytest.mark.parametrize("action_kind", ACTION_KINDS)
 @pytest.mark.parametrize("obs_kind", ["vector", "discrete", "dict"])
-def test_numpy_actor_matches_tf_path(obs_kind, action_kind):
+def test_numpy_mirror_matches_tf_path(obs_kind, action_kind):
     env_id = test_env_id(obs_kind, action_kind)
     run = small_run(
         env_id, share_trunk=obs_kind == "discrete", activation="relu" if obs_kind == "dict" else "tanh"
     )
     try:
-        actor = run.policy.rollout_actor(num_steps=3, num_envs=4)
-        assert actor is not None, "this model should have a NumPy mirror"
-        noise = run.policy.draw_noise((1, 16))[0]  # [16, width]
+        assert run.policy.mirror_reason is None, "this model should have a NumPy mirror"
+        perturb(run.policy.model)
+        noise = run.policy.snapshot(1, 16).noise[0]  # [16, width]
+        network, dist = numpy_mirror.mirror(run.policy.model, run.policy.model.get_weights())
         obs = run.env.observation_space.sample()
         obs = (
             {k: np.concatenate([v] * 4) for k, v in obs.items()}
@@ -56,50 +66,68 @@ def test_numpy_actor_matches_tf_path(obs_kind, action_kind):
             else np.concatenate([obs] * 4)
         )
         params, values, actions, mode, log_prob = tf_reference(run, obs, noise)
-        np_params, np_values = actor._actor.forward(obs)
+        np_params, np_values = network.forward(obs)
         # Vector observations with separate trunks take the side-by-side (fused) trunk; the others do not.
-        assert (actor._actor._fused is not None) == (obs_kind == "vector")
-        dist = run.policy.distribution
-        np.testing.assert_allclose(np_params, params.numpy(), rtol=1e-5, atol=1e-6)
+        assert (network.fused is not None) == (obs_kind == "vector")
+        np.testing.assert_allclose(np_params, params.numpy(), rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(np_values, values.numpy(), rtol=1e-5, atol=1e-5)
-        np_actions = numpy_acting.sample(dist, np_params, noise).astype(run.policy.action_dtype)
+        np_actions = dist.sample(np_params, noise).astype(run.policy.action_dtype)
         if np.issubdtype(np_actions.dtype, np.floating):
-            np.testing.assert_allclose(np_actions, actions.numpy(), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(np_actions, actions.numpy(), rtol=1e-5, atol=1e-5)
         else:
             np.testing.assert_array_equal(np_actions, actions.numpy())
-        np_mode = numpy_acting.mode(dist, np_params).astype(np_actions.dtype)
-        np.testing.assert_allclose(np_mode, mode.numpy(), rtol=1e-5, atol=1e-6)
+        np_mode = dist.mode(np_params).astype(np_actions.dtype)
+        np.testing.assert_allclose(np_mode, mode.numpy(), rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(
-            numpy_acting.log_prob(dist, np_params, np_actions), log_prob.numpy(), rtol=1e-5, atol=1e-5
+            dist.log_prob(np_params, np_actions), log_prob.numpy(), rtol=1e-4, atol=1e-4
         )
     finally:
         run.close()
 
 
+def test_state_dependent_std_is_mirrored_and_squashed_gaussians_are_not():
+    run = small_run(test_env_id("vector", "box"), state_dependent_std=True)
+    try:
+        assert run.policy.mirror_reason is None
+        perturb(run.policy.model)
+        obs = np.random.default_rng(1).normal(size=(5, *run.env.single_observation_space.shape))
+        obs = obs.astype(np.float32)
+        network, _ = numpy_mirror.mirror(run.policy.model, run.policy.model.get_weights())
+        params = run.policy.model(obs)["policy"].numpy()
+        np.testing.assert_allclose(network.forward(obs)[0], params, rtol=1e-5, atol=1e-5)
+    finally:
+        run.close()
+    squashed = small_run(test_env_id("vector", "box"), squash_actions=True)
+    try:
+        assert "SquashedDiagGaussian" in squashed.policy.mirror_reason
+        assert type(squashed.policy.actor(None, 2, 4)).__name__ == "TFActor"
+    finally:
+        squashed.close()
+
+
 @pytest.mark.parametrize("algo", ["ppo", "a2c"])
 def test_rollouts_after_an_update_use_the_updated_weights(algo):
     """Each rollout's log-probs and values are those of the TF model at collection time (no stale copy),
-    also when the rollout acts from the snapshot the update handed over (``stage_snapshot``)."""
+    also when the rollout acts from the snapshot the update handed over."""
     run = small_run("CartPole-v1", algo)
     own_snapshots = []
-    snapshot = run.policy._snapshot
-    run.policy._snapshot = lambda shape: own_snapshots.append(shape) or snapshot(shape)
+    snapshot_fn = run.policy.snapshot
+    run.policy.snapshot = lambda *shape: own_snapshots.append(shape) or snapshot_fn(*shape)
     try:
         num_steps = run.config.agent.num_steps
-        collector = RolloutCollector(run.env, num_steps, seed=0, action_dtype=run.policy.action_dtype)
+        collection = InProcessCollection(run.env, run.policy, num_steps, seed=0)
+        snapshot = None
         for update in range(3):
-            rollout, _ = collector.collect(run.policy.act, run.policy.value)
+            rollout, _, _ = collection.collect(snapshot)
             obs = rollout.observations.reshape(-1, 4)
             out = run.policy.model(obs)
             expected = run.policy.distribution.log_prob(out["policy"], rollout.actions.reshape(-1)).numpy()
             np.testing.assert_allclose(rollout.log_probs.reshape(-1), expected, rtol=1e-5, atol=1e-5)
             np.testing.assert_allclose(rollout.values.reshape(-1), out["value"].numpy(), rtol=1e-5, atol=1e-5)
-            np.testing.assert_allclose(
-                rollout.last_values, run.policy.value(collector._obs), rtol=1e-5, atol=1e-5
-            )
-            metrics = run.agent.learn(rollout, progress=update / 3)
+            next_obs = collection.collector._obs
+            np.testing.assert_allclose(rollout.last_values, run.policy.value(next_obs), rtol=1e-5, atol=1e-5)
+            metrics, snapshot = run.agent.learn(rollout, progress=update / 3)
             assert metrics["grad_norm"] > 0  # the weights did change
-        run.policy._snapshot = snapshot
         assert run.policy.trace_counts()["sample"] == 0  # the TF sampler was never needed
         assert len(own_snapshots) == 1  # only the first rollout fetched its own; the others used the update's
     finally:
@@ -111,8 +139,8 @@ def test_sampled_actions_follow_the_policy_distribution():
     run = small_run("CartPole-v1")
     try:
         obs = np.tile(np.array([[0.05, -0.2, 0.03, 0.4]], np.float32), (4000, 1))
-        actor = run.policy.rollout_actor(num_steps=1, num_envs=4000)
-        actions, log_probs, _ = actor.act(obs)
+        out = run.policy.actor(None, num_steps=1, num_envs=4000).act(obs, {}, np.ones(4000, bool))
+        actions, log_probs = out["actions"], out["log_probs"]
         probs = tf.nn.softmax(run.policy.model(obs[:1])["policy"]).numpy()[0]
         assert abs(actions.mean() - probs[1]) < 0.03
         np.testing.assert_allclose(np.exp(log_probs), probs[actions], rtol=1e-5)
@@ -143,9 +171,9 @@ def test_no_retracing_after_the_first_iteration(tmp_path, monkeypatch, algo, env
     learn = agent_cls.learn
 
     def counting_learn(self, rollout, progress):  # a spy: the real update, then read the trace counters
-        metrics = learn(self, rollout, progress)
-        counts.append({"update": self.trace_count(), **self.policy.trace_counts()})
-        return metrics
+        out = learn(self, rollout, progress)
+        counts.append({"update": self.core.trace_count(), **self.core.policy.trace_counts()})
+        return out
 
     monkeypatch.setattr(agent_cls, "learn", counting_learn)
     train(config, tmp_path / "run", progress=False)

@@ -4,8 +4,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import envs  # noqa: F401  (registers tfpg/ ids)
-from envs import make_vector_env
+import envs.partially_observed  # noqa: F401  (registers the tfpg/ ids for gym.make)
+from envs.make import make_vector_env
 from envs.partially_observed import CARTPOLE_NOVEL_ID
 from envs.testing import MEMORY_DELAY, MEMORY_ID
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from agents.config import resolve_config
+from agents.experience.collection import InProcessCollection
 from agents.experience.ray_backend import RayRolloutCollector, init_ray
-from agents.experience.rollout import RolloutCollector
 from agents.run.building import make_env, make_policy
 
 SMALL = {"seed": 3, "num_envs": 4, "num_steps": 16, "minibatch_size": 64}
@@ -29,12 +29,12 @@ def test_one_worker_reproduces_in_process_rollout(ray_cluster):
     config = resolve_config("ppo", "CartPole-v1", SMALL)
     env = make_env(config, 4, seed=3)
     policy = make_policy(config, env, seed=3)
-    local, _ = RolloutCollector(env, 16, 3, policy.action_dtype).collect(policy.act, policy.value)
+    local, _, _ = InProcessCollection(env, policy, 16, seed=3).collect(None)
     policy.generator.reset_from_seed(3)  # the worker samples from the same stream as a fresh learner
     remote = RayRolloutCollector(resolve_config("ppo", "CartPole-v1", {**SMALL, "backend": "ray", "num_workers": 1}),
-                                 env, seed=3)  # fmt: skip
+                                 env, policy, seed=3)  # fmt: skip
     try:
-        rollout, _, scalars = remote.collect(policy)
+        rollout, _, scalars = remote.collect(None)
     finally:
         remote.close()
         env.close()
@@ -51,14 +51,14 @@ def test_two_workers_concatenate_along_env_axis_and_survive_a_kill(ray_cluster, 
     config = resolve_config("ppo", "CartPole-v1", {**SMALL, "backend": "ray", "worker_timeout_s": 60})
     env = make_env(config, 4, seed=3)
     policy = make_policy(config, env, seed=3)
-    remote = RayRolloutCollector(config, env, seed=3)
+    remote = RayRolloutCollector(config, env, policy, seed=3)
     try:
-        first, _, _ = remote.collect(policy)
+        first, _, _ = remote.collect(None)
         assert first.observations.shape == (16, 4, 4)
         # sub-envs are seeded 3, 4 (worker 0) and 5, 6 (worker 1): all first observations differ
         assert len({tuple(o) for o in first.observations[0]}) == 4
         os.kill(remote.worker_pids()[1], signal.SIGKILL)
-        second, _, scalars = remote.collect(policy)
+        second, _, scalars = remote.collect(policy.snapshot(16, 4))
         assert remote.last_info.failures >= 1 and scalars["time/worker_failures"] >= 1
         assert second.observations.shape == (16, 4, 4) and np.isfinite(second.values).all()
         assert "rollout worker 1 failed" in capfd.readouterr().err

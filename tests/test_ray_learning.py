@@ -8,6 +8,7 @@ import signal
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -16,9 +17,29 @@ from agents.run.logging import read_scalars
 from agents.run.trainer import train
 
 
-def _ray_processes() -> list[str]:
-    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
-    return [line for line in out if line.startswith(("ray::", "/")) and ("raylet" in line or "ray::" in line)]
+def _args(pid: int) -> str:
+    """The command line of ``pid``, or "" once it has exited."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return ""
+
+
+def _descendants(root: int) -> set[int]:
+    """Pids of every process below ``root`` (Ray's raylet is a child of the driver, its workers children of it):
+    the workers of this run only, not those of another Ray cluster on the same machine."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
 
 
 @pytest.mark.learning
@@ -26,10 +47,18 @@ def test_two_workers_solve_cartpole_despite_a_killed_worker(tmp_path, capfd):
     """Same budget as the in-process learning test; one worker is SIGKILLed mid-run."""
     config = resolve_config("ppo", "CartPole-v1", {"seed": 0, "backend": "ray", "num_workers": 2})
     killed: list[int] = []
+    ours: dict[
+        int, str
+    ] = {}  # pid -> command line of every process this run started (Ray's), seen while it ran
+    done = threading.Event()
 
     def kill_one_worker_mid_run():
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not killed:
+        while not done.is_set():
+            ours.update({pid: _args(pid) for pid in _descendants(os.getpid()) if pid not in ours})
+            if killed or time.monotonic() > deadline:
+                time.sleep(0.5)
+                continue
             workers = [
                 line
                 for line in subprocess.run(
@@ -37,8 +66,8 @@ def test_two_workers_solve_cartpole_despite_a_killed_worker(tmp_path, capfd):
                 ).stdout.splitlines()
                 if "ray::RolloutWorker" in line
             ]
-            # once workers have run ~8 s (tens of updates in), kill one of them
-            old = [line.split() for line in workers if int(line.split()[1]) >= 8]
+            # once this run's workers have run ~8 s (tens of updates in), kill one of them
+            old = [f for f in (line.split() for line in workers) if int(f[1]) >= 8 and int(f[0]) in ours]
             if old:
                 os.kill(int(old[0][0]), signal.SIGKILL)
                 killed.append(int(old[0][0]))
@@ -47,16 +76,25 @@ def test_two_workers_solve_cartpole_despite_a_killed_worker(tmp_path, capfd):
     killer = threading.Thread(target=kill_one_worker_mid_run, daemon=True)
     killer.start()
     summary = train(config, tmp_path / "run", progress=False)
-    killer.join(timeout=1)
+    done.set()
+    killer.join(timeout=5)
     assert killed, "no worker was killed: the test did not exercise recovery"
     assert summary["total_steps"] <= 100_000
     assert summary["eval_mean_return"] >= 475, summary
     assert "failed" in capfd.readouterr().err
     failures = read_scalars(str(tmp_path / "run"), "time/worker_failures")[1]
     assert failures[-1] >= 1
-    # tfpg started Ray itself and shut it down: nothing of it is left running.
+    # tfpg started Ray itself and shut it down: nothing of it is left running (other Ray clusters on the
+    # machine are not this test's business).
+    assert any("raylet" in args for args in ours.values())  # the test did see this run's Ray processes
+
+    def alive() -> list[str]:
+        return [
+            args for pid in ours if (args := _args(pid)) and ("raylet" in args or args.startswith("ray::"))
+        ]
+
     for _ in range(20):
-        if not _ray_processes():
+        if not alive():
             break
         time.sleep(0.5)
-    assert not _ray_processes(), _ray_processes()
+    assert not alive(), alive()

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from agents.algorithms.advantages import compute_gae
-from agents.experience.rollout import RolloutCollector
-from envs import make_vector_env
+from agents.experience.collector import RolloutCollector
+from agents.experience.schema import ArraySpec, Field, rollout_schema
+from envs.make import make_vector_env
 from envs.testing import COUNTER_ID
 
 
@@ -14,20 +15,37 @@ def value_of(obs):
     return 10.0 * np.asarray(obs)[:, 0]
 
 
-def policy(obs):
-    n = len(obs)
-    return np.zeros(n, np.int32), np.zeros(n, np.float32), value_of(obs)
+class RevealingActor:
+    """Always action 0; its values reveal the observations it saw; it records the episode-start flags."""
+
+    def __init__(self):
+        self.starts = []
+
+    def act(self, obs, info, episode_start):
+        self.starts.append(episode_start.copy())
+        n = len(obs)
+        return {
+            "actions": np.zeros(n, np.int32),
+            "log_probs": np.zeros(n, np.float32),
+            "values": value_of(obs),
+        }
+
+    def finish(self, obs, info, episode_start):
+        return {"last_values": value_of(obs)}
+
+
+def counter_env(terminate_at, max_steps, num_envs=1):
+    env_kwargs = {"terminate_at": terminate_at, "max_episode_steps": max_steps}
+    return make_vector_env(COUNTER_ID, num_envs, seed=0, env_kwargs=env_kwargs)
+
+
+def schema_of(env, *extra):
+    return rollout_schema(env.single_observation_space, ArraySpec((), np.int32)).extend(*extra)
 
 
 def collect(terminate_at, max_steps, num_steps=8, num_envs=1):
-    env = make_vector_env(
-        COUNTER_ID,
-        num_envs,
-        seed=0,
-        env_kwargs={"terminate_at": terminate_at, "max_episode_steps": max_steps},
-    )
-    collector = RolloutCollector(env, num_steps, seed=0, action_dtype=np.int32)
-    rollout, stats = collector.collect(policy, value_of)
+    env = counter_env(terminate_at, max_steps, num_envs)
+    rollout, stats = RolloutCollector(env, schema_of(env), num_steps, seed=0).collect(RevealingActor())
     env.close()
     return rollout, stats
 
@@ -62,13 +80,40 @@ def test_truncation_bootstraps_from_final_obs_value_termination_does_not():
 
 
 def test_state_carries_across_rollouts():
-    env = make_vector_env(COUNTER_ID, 2, seed=0, env_kwargs={"terminate_at": None, "max_episode_steps": 3})
-    collector = RolloutCollector(env, 2, seed=0, action_dtype=np.int32)
-    first, _ = collector.collect(policy, value_of)
-    second, _ = collector.collect(policy, value_of)
+    env = counter_env(None, 3, num_envs=2)
+    collector = RolloutCollector(env, schema_of(env), 2, seed=0)
+    first, _ = collector.collect(RevealingActor())
+    second, _ = collector.collect(RevealingActor())
     env.close()
     np.testing.assert_array_equal(first.observations[:, :, 0], [[0, 0], [1, 1]])
     np.testing.assert_array_equal(second.observations[:, :, 0], [[2, 2], [3, 3]])
     np.testing.assert_array_equal(second.valid, [[1, 1], [0, 0]])
     # last_values is V of the observation after the rollout's last row.
     np.testing.assert_array_equal(first.last_values, [20, 20])
+
+
+def test_episode_starts_mark_first_observations_for_the_actor_and_the_schema():
+    """True on the reset observation (row 0, and the row after each autoreset row), never on the autoreset row;
+    carried across rollouts. A schema that declares ``episode_starts`` gets the same flags stored."""
+    env = counter_env(None, 3)
+    starts = Field("episode_starts", ArraySpec((), bool), source="env", learner=False)
+    collector = RolloutCollector(env, schema_of(env, starts), 3, seed=0)
+    actor = RevealingActor()
+    first, _ = collector.collect(actor)
+    second, _ = collector.collect(actor)
+    env.close()
+    # observations 0 1 2 | 3 (autoreset row) 0 1: starts on the two 0s
+    np.testing.assert_array_equal(first.observations[:, 0, 0], [0, 1, 2])
+    np.testing.assert_array_equal(second.observations[:, 0, 0], [3, 0, 1])
+    np.testing.assert_array_equal(np.array(actor.starts)[:, 0], [1, 0, 0, 0, 1, 0])
+    np.testing.assert_array_equal(first.episode_starts[:, 0], [1, 0, 0])
+    np.testing.assert_array_equal(second.episode_starts[:, 0], [0, 1, 0])
+
+
+def test_a_field_the_actor_does_not_return_is_an_error():
+    env = counter_env(None, 3)
+    extra = Field("behaviour_info", ArraySpec((2,), np.float32))
+    collector = RolloutCollector(env, schema_of(env, extra), 2, seed=0)
+    with pytest.raises(KeyError, match="behaviour_info"):
+        collector.collect(RevealingActor())
+    env.close()

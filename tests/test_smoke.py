@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from agents.config import resolve_config
-from agents.run.trainer import build_run
+from agents.run.building import build_run
 from envs.testing import ACTION_KINDS, OBS_KINDS, test_env_id
 
 SMALL = {
@@ -26,15 +26,16 @@ def small_run(env_id: str, **extra):
 @pytest.mark.parametrize("obs_kind", OBS_KINDS)
 @pytest.mark.parametrize("action_kind", ACTION_KINDS)
 def test_every_space_trains(obs_kind, action_kind):
-    from agents.experience.rollout import RolloutCollector
+    from agents.experience.collection import InProcessCollection
 
     run = small_run(test_env_id(obs_kind, action_kind))
     try:
-        collector = RolloutCollector(run.env, 64, seed=0, action_dtype=run.policy.action_dtype)
+        collector = InProcessCollection(run.env, run.policy, 64, seed=0)
         space = run.env.single_action_space
+        snapshot = None
         for update in range(8):  # 8 * 64 * 4 = 2048 env steps
-            rollout, _ = collector.collect(run.policy.act, run.policy.value)
-            metrics = run.agent.learn(rollout, progress=update / 8)
+            rollout, _, _ = collector.collect(snapshot)
+            metrics, snapshot = run.agent.learn(rollout, progress=update / 8)
             assert all(np.isfinite(v) for v in metrics.values()), metrics
             assert rollout.actions.shape == (64, 4, *space.shape)
             if isinstance(space, gym.spaces.Box):
@@ -53,17 +54,18 @@ def test_every_space_trains(obs_kind, action_kind):
 @pytest.mark.parametrize("numpy_acting", [True, False])
 def test_compiled_functions_trace_once(numpy_acting):
     run = small_run(test_env_id("dict", "multidiscrete"))
-    run.policy.numpy_acting = numpy_acting  # False: rollouts go through the TF reference path
+    run.policy.use_mirror = numpy_acting  # False: rollouts go through the TF reference path
     try:
-        from agents.experience.rollout import RolloutCollector
+        from agents.experience.collection import InProcessCollection
 
-        collector = RolloutCollector(run.env, 64, seed=0, action_dtype=run.policy.action_dtype)
+        collector = InProcessCollection(run.env, run.policy, 64, seed=0)
+        snapshot = None
         for update in range(3):
-            rollout, _ = collector.collect(run.policy.act, run.policy.value)
-            run.agent.learn(rollout, progress=update / 3)
+            rollout, _, _ = collector.collect(snapshot)
+            _, snapshot = run.agent.learn(rollout, progress=update / 3)
             run.policy.predict(run.eval_env.observation_space.sample())
         used = {"sample": 0, "snapshot": 1} if numpy_acting else {"sample": 1, "snapshot": 0}
         assert run.policy.trace_counts() == {"mode": 1, "value": 1, **used}
-        assert run.agent.trace_count() == 1
+        assert run.agent.core.trace_count() == 1
     finally:
         run.close()

@@ -2,8 +2,9 @@
 
 import numpy as np
 
-from envs import get_normalization_state, make_vector_env, set_normalization_state
+from envs.make import make_vector_env
 from envs.stats import merge_deltas, stats_delta
+from envs.wrappers import get_normalization_state, set_normalization_state
 
 
 def step_env(env, steps, seed):

@@ -5,8 +5,8 @@ import pytest
 
 from agents.algorithms.warmup import state_variables
 from agents.config import resolve_config
-from agents.experience.rollout import RolloutCollector
-from agents.run.trainer import build_run
+from agents.experience.collection import InProcessCollection
+from agents.run.building import build_run
 
 SMALL = {
     "ppo": {"num_envs": 4, "num_steps": 16, "minibatch_size": 32, "update_epochs": 2},
@@ -20,20 +20,19 @@ def two_updates(algo: str, warm: bool) -> tuple[list[np.ndarray], dict]:
     run = build_run(resolve_config(algo, "CartPole-v1", {**SMALL[algo], "seed": 3}))
     try:
         if warm:
-            before = [np.array(v.numpy()) for v in state_variables(run.agent.checkpoint_items())]
-            run.agent.warm_up(histograms=True)
-            assert run.agent.trace_count() == 1  # compiled now, not at the first learn()
-            after = [v.numpy() for v in state_variables(run.agent.checkpoint_items())]
+            before = [np.array(v.numpy()) for v in state_variables(run.agent.core.checkpoint_items())]
+            run.agent.core.warm_up(optional=True)
+            assert run.agent.core.trace_count() == 1  # compiled now, not at the first learn()
+            after = [v.numpy() for v in state_variables(run.agent.core.checkpoint_items())]
             for a, b in zip(before, after, strict=True):
                 np.testing.assert_array_equal(a, b)
-        collector = RolloutCollector(
-            run.env, run.config.agent.num_steps, seed=0, action_dtype=run.policy.action_dtype
-        )
+        collector = InProcessCollection(run.env, run.policy, run.config.agent.num_steps, seed=0)
+        snapshot = None
         for update in range(2):
-            rollout, _ = collector.collect(run.policy.act, run.policy.value)
-            metrics = run.agent.learn(rollout, progress=update / 2)
-        assert run.agent.trace_count() == 1
-        return [np.array(v.numpy()) for v in state_variables(run.agent.checkpoint_items())], metrics
+            rollout, _, _ = collector.collect(snapshot)
+            metrics, snapshot = run.agent.learn(rollout, progress=update / 2)
+        assert run.agent.core.trace_count() == 1
+        return [np.array(v.numpy()) for v in state_variables(run.agent.core.checkpoint_items())], metrics
     finally:
         run.close()
 

@@ -22,7 +22,7 @@ import numpy as np
 
 
 def rollout_gae(rollout, gamma: float, gae_lambda: float) -> tuple[np.ndarray, np.ndarray]:
-    """``compute_gae`` on the fields of an ``agents.experience.rollout.Rollout`` (what PPO and A2C both need)."""
+    """``compute_gae`` on the fields of an ``agents.experience.schema.Rollout`` (what PPO and A2C both need)."""
     return compute_gae(
         rollout.rewards,
         rollout.values,

@@ -65,13 +65,14 @@ def zeros_like_signature(signature):
     return tf.nest.map_structure(lambda spec: np.zeros(spec.shape, spec.dtype.as_numpy_dtype), signature)
 
 
-def compile_ahead(functions: list[Callable], items: Mapping[str, object], policy=None) -> None:
+def compile_ahead(functions: list[Callable], items: Mapping[str, object]) -> None:
     """Call each compiled function once on zeros shaped by its ``input_signature``, then restore ``items``.
+
+    What the calls return (e.g. an update's snapshot of the zero-batch weights) is dropped.
 
     Args:
         functions: ``tf.function``s or ``SignatureFunction``s with a fully defined ``input_signature``.
-        items: the agent's ``checkpoint_items()``: everything the calls may change.
-        policy: the agent's ``Policy``; a snapshot an update staged for the next rollout is dropped.
+        items: the learner's ``checkpoint_items()``: everything the calls may change.
     """
     variables = state_variables(items)
     saved = [np.array(v.numpy()) for v in variables]
@@ -79,5 +80,3 @@ def compile_ahead(functions: list[Callable], items: Mapping[str, object], policy
         fn(*zeros_like_signature(fn.input_signature))
     for variable, value in zip(variables, saved, strict=True):
         variable.assign(value)
-    if policy is not None:
-        policy.drop_staged()

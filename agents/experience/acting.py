@@ -1,26 +1,64 @@
-"""The acting side shared by every algorithm: network + action distribution + RNG, compiled once.
+"""The acting side: a ``Policy`` maps observations to actions, and gives the collector one ``Actor`` per rollout.
 
-``Policy`` turns NumPy observations from a vector env into NumPy actions through ``tf.function``s whose
-``input_signature`` has a free batch dimension, so each traces exactly once whatever the number of envs.
-All sampling randomness comes from one ``tf.random.Generator`` that checkpoints with the agent.
+``Policy`` holds the ``ActorCritic`` network, its action distribution and the sampling ``tf.random.Generator``
+(checkpointed with the agent). Its compiled TF functions (``act``/``predict``/``value``; free batch dimension,
+each traced once) are the reference path, used by evaluation and wherever no NumPy mirror exists.
 
-``act``/``predict``/``value`` are the TF reference path. Rollouts act faster through ``rollout_actor``: a
-NumPy snapshot of the current weights (see numpy_acting.py) plus the rollout's sampling noise, drawn from
-the same generator in one compiled call. ``RolloutCollector`` takes that snapshot by itself when handed
-``Policy.act``.
+The seam with the learner is a ``Snapshot``: the weights after an update plus the sampling noise of the next
+rollout, both produced inside the learner's compiled update (``Policy.snapshot_graph``) so that no extra TF
+call happens per rollout. ``Policy.actor(snapshot, T, N)`` turns it into an actor, choosing the path once and
+explicitly (``networks.numpy_mirror.mirror_support``):
+    ``MirrorActor``  acts from a NumPy copy of the snapshot's weights with the noise drawn up front (fast: one
+                     TF call costs more than a small MLP's whole forward pass in NumPy);
+    ``TFActor``      calls the compiled TF sampler (image encoders and anything else the mirror lacks).
+The collector only calls ``act`` and ``finish``; it never looks inside.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
 
 import gymnasium as gym
 import numpy as np
 import tensorflow as tf
 
-from agents.experience.rollout import Rollout
+from agents.experience.schema import ArraySpec, rollout_schema
 from networks import ActorCritic, action_spec, observation_spec
-from networks import numpy_mirror as numpy_acting
+from networks.numpy_mirror import MirroredDistribution, mirror, mirror_support
 
 _TINY = float(np.finfo(np.float32).tiny)  # as in networks/distributions.py: keeps log(u) finite
+
+
+class Actor(Protocol):
+    """Acts for one rollout of a vector env; returns the schema's "actor" fields as NumPy arrays."""
+
+    def act(self, obs, info: dict, episode_start: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-step fields for the N envs (at least actions, log_probs, values).
+
+        ``episode_start`` [N] bool is True where ``obs`` is the first observation of an episode.
+        """
+        ...
+
+    def finish(self, obs, info: dict, episode_start: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-env fields after the last step (at least last_values: V of the next observation)."""
+        ...
+
+
+@dataclass
+class Snapshot:
+    """What the learner hands the acting side after an update: all it needs to act as the learner would."""
+
+    weights: list[np.ndarray]
+    """``model.weights`` as arrays, in order."""
+    noise: np.ndarray | None = None
+    """[T, N, width] sampling noise of the next rollout, from the policy's generator (None: draw it later)."""
+
+    @classmethod
+    def from_outputs(cls, outputs: dict) -> Snapshot:
+        """From ``Policy.snapshot_graph``'s tensors as a compiled update returned them."""
+        noise = outputs.get("noise")
+        return cls([w.numpy() for w in outputs["weights"]], None if noise is None else noise.numpy())
 
 
 def _cast_like(obs, spec):
@@ -30,42 +68,14 @@ def _cast_like(obs, spec):
     return np.asarray(obs, dtype=spec.dtype.as_numpy_dtype)
 
 
-class RolloutActor:
-    """Acts for one rollout from a NumPy snapshot of the policy, with noise drawn up front.
-
-    ``act`` and ``value`` have the signatures of ``Policy.act`` / ``Policy.value``; only valid while the
-    weights it was built from are unchanged (the collector builds one per rollout).
-    """
-
-    def __init__(
-        self, policy: Policy, actor: numpy_acting.NumpyActor, noise: np.ndarray, num_steps: int, num_envs: int
-    ):
-        self._policy, self._actor = policy, actor
-        self._shape = (num_steps, num_envs)
-        self._noise = noise  # [T, N, width]
-        self._t = 0
-
-    def act(self, obs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if self._t == len(self._noise):  # asked for more steps than planned: draw another rollout's worth
-            self._noise, self._t = self._policy.draw_noise(self._shape), 0
-        noise = self._noise[self._t]  # [N, width]
-        self._t += 1
-        dist = self._actor.distribution
-        params, values = self._actor.forward(_cast_like(obs, self._policy.obs_spec))
-        actions = numpy_acting.sample(dist, params, noise).astype(self._policy.action_dtype)
-        log_probs = numpy_acting.log_prob(dist, params, actions)
-        return actions, log_probs.astype(np.float32), values.astype(np.float32)
-
-    def value(self, obs) -> np.ndarray:
-        return self._actor.forward(_cast_like(obs, self._policy.obs_spec))[1].astype(np.float32)
-
-
 class Policy:
-    """Compiled acting functions around an ``ActorCritic`` model.
+    """Compiled acting functions around an ``ActorCritic`` model, and the actors of its rollouts.
 
     Attributes:
-        numpy_acting: Let ``rollout_actor`` act from a NumPy snapshot (True, the default) or always use the
-            TF path (False, e.g. to compare the two).
+        schema: the rollout schema of this policy's rollouts (observation and action specs included).
+        mirror_reason: None when rollouts act through the NumPy mirror, else why they use the TF path.
+        use_mirror: act from the NumPy mirror when it exists (True) or always through TF (False, e.g. to
+            compare the two).
     """
 
     def __init__(
@@ -79,18 +89,20 @@ class Policy:
         self.obs_spec = observation_spec(observation_space)
         self.action_spec = action_spec(action_space)
         self.action_dtype = self.action_spec.dtype.as_numpy_dtype
+        self.schema = rollout_schema(
+            observation_space, ArraySpec(self.action_spec.shape[1:], self.action_dtype)
+        )
+        self.mirror_reason = mirror_support(model)
+        self.use_mirror = self.mirror_reason is None
+        self._noise_kind = MirroredDistribution(self.distribution).noise_kind if self.use_mirror else None
         self._sample = tf.function(self._sample_graph, input_signature=[self.obs_spec], autograph=False)
         self._mode = tf.function(self._mode_graph, input_signature=[self.obs_spec], autograph=False)
         self._value = tf.function(self._value_graph, input_signature=[self.obs_spec], autograph=False)
-        self.numpy_acting = True
-        try:
-            self._noise_kind = numpy_acting.noise_kind(self.distribution)
-        except numpy_acting.Unsupported:
-            self._noise_kind = None
         self._snapshot = tf.function(
             self._snapshot_graph, input_signature=[tf.TensorSpec([2], tf.int32)], autograph=False
         )
-        self._staged = None  # (noise, weights) handed over by the learner's update; see stage_snapshot
+
+    # --- the TF reference path ---------------------------------------------------------------------------
 
     def _sample_graph(self, obs):
         out = self.model(obs, training=False)
@@ -102,61 +114,6 @@ class Policy:
 
     def _value_graph(self, obs):
         return self.model(obs, training=False)["value"]
-
-    def _noise_graph(self, shape):
-        kind, width = self._noise_kind
-        shape = tf.concat([shape, [width]], axis=0)
-        if kind == "normal":
-            return self.generator.normal(shape)
-        if kind == "gumbel_uniform":  # as categorical_sample draws it
-            return self.generator.uniform(shape, minval=_TINY, maxval=1.0)
-        return self.generator.uniform(shape)
-
-    def _snapshot_graph(self, shape):
-        # One call per rollout fetches both the noise and every weight (each separate read costs ~100 µs).
-        return self._noise_graph(shape), [tf.identity(v) for v in self.model.weights]
-
-    def draw_noise(self, shape: tuple[int, int]) -> np.ndarray:
-        """Sampling noise [T, N, width] for ``numpy_acting.sample``, from the checkpointed generator."""
-        return self._snapshot(np.asarray(shape, np.int32))[0].numpy()
-
-    def rollout_actor(self, num_steps: int, num_envs: int) -> RolloutActor | None:
-        """A fast actor for the next ``num_steps`` vector steps, or None where only the TF path works."""
-        staged, self._staged = self._staged, None
-        if not self.numpy_acting or self._noise_kind is None:
-            return None
-        if staged is not None and tuple(staged[0].shape[:2]) == (num_steps, num_envs):
-            noise, weights = staged
-        else:
-            noise, weights = self._snapshot(np.asarray((num_steps, num_envs), np.int32))
-        actor = numpy_acting.NumpyActor.from_model(self.model, [w.numpy() for w in weights])
-        if actor is None:
-            return None
-        return RolloutActor(self, actor, noise.numpy(), num_steps, num_envs)
-
-    def snapshot_outputs(self, num_steps: int, num_envs: int):
-        """For an agent's compiled update, after its optimizer step: the next rollout's noise [T, N, width]
-        and the updated weights, or None where this policy cannot act from NumPy.
-
-        Returned by the update and handed to ``stage_snapshot``, they spare every rollout a TF call of its
-        own (~0.3-0.5 ms; A2C collects 2,500 rollouts per 100k steps). The draw comes from the same generator
-        and in the same order as ``rollout_actor``'s own would.
-        """
-        if self._noise_kind is None:
-            return None
-        return self._snapshot_graph(tf.constant([num_steps, num_envs], tf.int32))
-
-    def stage_snapshot(self, snapshot) -> None:
-        """Keep ``snapshot_outputs``' result for the next ``rollout_actor`` call (used once, if its shape fits).
-
-        Valid only while the weights are those it holds: agents stage it right after their own update, and
-        ``drop_staged`` forgets it when weights change another way (a checkpoint restore).
-        """
-        self._staged = snapshot
-
-    def drop_staged(self) -> None:
-        """Forget a staged snapshot (the weights changed outside the agent's update)."""
-        self._staged = None
 
     def act(self, obs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Sampled actions [N, ...], their log-probs [N] and values [N] for a batch of observations."""
@@ -173,6 +130,50 @@ class Policy:
         """V(obs) [N]."""
         return self._value(_cast_like(obs, self.obs_spec)).numpy()
 
+    # --- snapshots and rollout actors --------------------------------------------------------------------
+
+    def snapshot_graph(self, num_steps, num_envs) -> dict:
+        """Inside a compiled update, after its optimizer step: the updated weights and, for the NumPy mirror,
+        the next rollout's noise [T, N, width] (``Snapshot.from_outputs`` reads them).
+
+        Drawing both in the update spares every rollout a TF call of its own (~0.3-0.5 ms; A2C collects 2,500
+        rollouts per 100k steps). The draw comes from the policy's generator, as ``snapshot``'s own would.
+        """
+        return self._snapshot_graph(tf.stack([num_steps, num_envs]))
+
+    def _snapshot_graph(self, shape) -> dict:
+        # One call fetches every weight (each separate read costs ~100 µs) and the noise.
+        outputs = {"weights": [tf.identity(v) for v in self.model.weights]}
+        if self._noise_kind is not None:
+            outputs["noise"] = self._noise_graph(shape)
+        return outputs
+
+    def _noise_graph(self, shape):
+        kind, width = self._noise_kind
+        shape = tf.concat([shape, [width]], axis=0)
+        if kind == "normal":
+            return self.generator.normal(shape)
+        if kind == "gumbel_uniform":  # as categorical_sample draws it
+            return self.generator.uniform(shape, minval=_TINY, maxval=1.0)
+        return self.generator.uniform(shape)
+
+    def snapshot(self, num_steps: int, num_envs: int) -> Snapshot:
+        """The current weights and a rollout's noise in one TF call (when no update has handed one over)."""
+        return Snapshot.from_outputs(self._snapshot(np.asarray((num_steps, num_envs), np.int32)))
+
+    def actor(self, snapshot: Snapshot | None, num_steps: int, num_envs: int) -> Actor:
+        """The actor for the next ``num_steps`` vector steps of ``num_envs`` envs.
+
+        ``snapshot`` must hold the model's current weights (the update that produced them, or ``None`` to take
+        them now).
+        """
+        if not self.use_mirror:
+            return TFActor(self)
+        if snapshot is None or snapshot.noise is None or snapshot.noise.shape[:2] != (num_steps, num_envs):
+            snapshot = self.snapshot(num_steps, num_envs)
+        network, distribution = mirror(self.model, snapshot.weights)
+        return MirrorActor(self, network, distribution, snapshot.noise)
+
     def trace_counts(self) -> dict[str, int]:
         """How many times each compiled acting function has been traced (at most 1 each, ever)."""
         return {
@@ -182,37 +183,39 @@ class Policy:
             "snapshot": self._snapshot.experimental_get_tracing_count(),
         }
 
-    # --- batches for the learner -------------------------------------------------------------------------
 
-    def batch_spec(self, batch_size: int) -> dict:
-        """Fixed-shape signature of a flattened rollout batch of ``batch_size`` transitions."""
+class MirrorActor:
+    """Acts from a NumPy mirror of a snapshot, with the rollout's noise drawn up front."""
 
-        def fixed(spec: tf.TensorSpec) -> tf.TensorSpec:
-            return tf.TensorSpec([batch_size, *spec.shape[1:]], spec.dtype)
+    def __init__(self, policy: Policy, network, distribution, noise: np.ndarray) -> None:
+        self._policy = policy
+        self._network, self._distribution = network, distribution
+        self._noise = noise  # [T, N, width]
+        self._t = 0
 
-        scalar = tf.TensorSpec([batch_size], tf.float32)
-        return {
-            "observations": tf.nest.map_structure(fixed, self.obs_spec),
-            "actions": fixed(self.action_spec),
-            "log_probs": scalar,
-            "values": scalar,
-            "advantages": scalar,
-            "returns": scalar,
-            "valid": scalar,
-        }
+    def act(self, obs, info: dict, episode_start: np.ndarray) -> dict[str, np.ndarray]:
+        if self._t == len(self._noise):  # asked for more steps than planned: draw another rollout's worth
+            self._noise, self._t = self._policy.snapshot(*self._noise.shape[:2]).noise, 0
+        noise = self._noise[self._t]  # [N, width]
+        self._t += 1
+        params, values = self._network.forward(_cast_like(obs, self._policy.obs_spec))
+        actions = self._distribution.sample(params, noise).astype(self._policy.action_dtype)
+        log_probs = self._distribution.log_prob(params, actions)
+        return {"actions": actions, "log_probs": log_probs, "values": values}
 
-    def flatten_batch(self, rollout: Rollout, advantages: np.ndarray, returns: np.ndarray) -> dict:
-        """[T, N, ...] rollout arrays → [T*N, ...] arrays matching ``batch_spec``."""
+    def finish(self, obs, info: dict, episode_start: np.ndarray) -> dict[str, np.ndarray]:
+        return {"last_values": self._network.forward(_cast_like(obs, self._policy.obs_spec))[1]}
 
-        def flat(x: np.ndarray) -> np.ndarray:
-            return x.reshape(-1, *x.shape[2:])
 
-        return {
-            "observations": _cast_like(tf.nest.map_structure(flat, rollout.observations), self.obs_spec),
-            "actions": flat(rollout.actions),
-            "log_probs": flat(rollout.log_probs),
-            "values": flat(rollout.values),
-            "advantages": flat(advantages),
-            "returns": flat(returns),
-            "valid": flat(rollout.valid),
-        }
+class TFActor:
+    """Acts through the policy's compiled TF functions (the live model holds the snapshot's weights)."""
+
+    def __init__(self, policy: Policy) -> None:
+        self._policy = policy
+
+    def act(self, obs, info: dict, episode_start: np.ndarray) -> dict[str, np.ndarray]:
+        actions, log_probs, values = self._policy.act(obs)
+        return {"actions": actions, "log_probs": log_probs, "values": values}
+
+    def finish(self, obs, info: dict, episode_start: np.ndarray) -> dict[str, np.ndarray]:
+        return {"last_values": self._policy.value(obs)}

@@ -1,19 +1,21 @@
 """Where rollouts come from: one interface, two backends (in-process default, Ray workers).
 
-Both return ``(rollout [T, num_envs, ...], finished episodes, extra time/ scalars)`` from ``collect(policy)``, so
-no algorithm and almost nothing in the trainer knows which backend runs.
+Both take the learner's latest ``Snapshot`` (or None before the first update) and return
+``(rollout [T, num_envs, ...], finished episodes, extra time/ scalars)``, so no algorithm and almost nothing in
+the trainer knows which backend runs.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from agents.experience.acting import Policy
-from agents.experience.rollout import EpisodeStats, Rollout, RolloutCollector
+from agents.experience.acting import Policy, Snapshot
+from agents.experience.collector import EpisodeStats, RolloutCollector
+from agents.experience.schema import Rollout
 
 
 class Collection(Protocol):
-    def collect(self, policy: Policy) -> tuple[Rollout, EpisodeStats, dict[str, float]]: ...
+    def collect(self, snapshot: Snapshot | None) -> tuple[Rollout, EpisodeStats, dict[str, float]]: ...
 
     def close(self) -> None: ...
 
@@ -21,11 +23,15 @@ class Collection(Protocol):
 class InProcessCollection:
     """The default backend: the learner steps its own vector env between updates."""
 
-    def __init__(self, env, num_steps: int, seed: int, action_dtype, info_keys: tuple[str, ...] = ()) -> None:
-        self.collector = RolloutCollector(env, num_steps, seed, action_dtype, info_keys)
+    def __init__(
+        self, env, policy: Policy, num_steps: int, seed: int, info_keys: tuple[str, ...] = ()
+    ) -> None:
+        self.policy = policy
+        self.collector = RolloutCollector(env, policy.schema, num_steps, seed, info_keys)
 
-    def collect(self, policy: Policy) -> tuple[Rollout, EpisodeStats, dict[str, float]]:
-        rollout, episodes = self.collector.collect(policy.act, policy.value)
+    def collect(self, snapshot: Snapshot | None) -> tuple[Rollout, EpisodeStats, dict[str, float]]:
+        actor = self.policy.actor(snapshot, self.collector.num_steps, self.collector.num_envs)
+        rollout, episodes = self.collector.collect(actor)
         return rollout, episodes, {}
 
     def close(self) -> None:
@@ -37,7 +43,5 @@ def make_collection(config, env, policy: Policy, seed: int) -> Collection:
     if config.run.backend == "ray":
         from agents.experience.ray_backend import RayRolloutCollector
 
-        return RayRolloutCollector(config, env, seed)
-    return InProcessCollection(
-        env, config.agent.num_steps, seed, policy.action_dtype, tuple(config.run.info_keys)
-    )
+        return RayRolloutCollector(config, env, policy, seed)
+    return InProcessCollection(env, policy, config.agent.num_steps, seed, tuple(config.run.info_keys))

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import gymnasium as gym
 import numpy as np
 
-from agents.experience.rollout import env_action_transform
+from agents.experience.collector import env_action_transform
 
 
 def evaluate(

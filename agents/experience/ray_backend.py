@@ -22,11 +22,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from agents.experience.rollout import EpisodeStats, Rollout
-from envs import get_normalization_state, set_normalization_state
+from agents.experience.collector import EpisodeStats
+from agents.experience.schema import Rollout
 from envs.stats import merge_deltas
+from envs.wrappers import get_normalization_state, set_normalization_state
 
 RAY_INSTALL_HINT = "Ray is not installed; install the extra with: pip install -e '.[ray]'"
 
@@ -67,7 +66,7 @@ class RolloutWorker:
         import tensorflow as tf
 
         from agents.config import ResolvedConfig
-        from agents.experience.rollout import RolloutCollector
+        from agents.experience.collector import RolloutCollector
         from agents.run.building import make_env, make_policy
 
         tf.config.threading.set_intra_op_parallelism_threads(1)  # one core per worker
@@ -77,46 +76,27 @@ class RolloutWorker:
         self.env = make_env(config, envs_per_worker, env_seed)
         # Worker 0 samples with the learner's own seed, so one worker reproduces the in-process run.
         self.policy = make_policy(config, self.env, seed=config.run.seed + worker_index)
-        self.collector = RolloutCollector(
-            self.env, config.agent.num_steps, env_seed, self.policy.action_dtype
-        )
+        self.num_steps = config.agent.num_steps
+        self.collector = RolloutCollector(self.env, self.policy.schema, self.num_steps, env_seed)
 
     def collect(self, weights: list, normalization: dict) -> tuple[Rollout, EpisodeStats, dict, float]:
-        from envs import get_normalization_state, set_normalization_state
         from envs.stats import stats_delta
+        from envs.wrappers import get_normalization_state, set_normalization_state
 
         self.policy.model.set_weights(weights)
         if normalization:
             set_normalization_state(self.env, normalization)
         start = time.perf_counter()
-        rollout, episodes = self.collector.collect(self.policy.act, self.policy.value)
+        actor = self.policy.actor(
+            None, self.num_steps, self.env.num_envs
+        )  # noise from this worker's generator
+        rollout, episodes = self.collector.collect(actor)
         elapsed = time.perf_counter() - start
         delta = stats_delta(get_normalization_state(self.env), normalization) if normalization else {}
         return rollout, episodes, delta, elapsed
 
     def pid(self) -> int:
         return os.getpid()
-
-
-def concat_rollouts(parts: list[Rollout]) -> Rollout:
-    """Join worker rollouts [T, M_w, ...] along the env axis into one [T, sum M_w, ...] rollout."""
-
-    def cat(values, axis=1):
-        if isinstance(values[0], dict):
-            return {key: np.concatenate([v[key] for v in values], axis=axis) for key in values[0]}
-        return np.concatenate(values, axis=axis)
-
-    return Rollout(
-        observations=cat([p.observations for p in parts]),
-        actions=cat([p.actions for p in parts]),
-        log_probs=cat([p.log_probs for p in parts]),
-        values=cat([p.values for p in parts]),
-        rewards=cat([p.rewards for p in parts]),
-        terminated=cat([p.terminated for p in parts]),
-        truncated=cat([p.truncated for p in parts]),
-        valid=cat([p.valid for p in parts]),
-        last_values=cat([p.last_values for p in parts], axis=0),
-    )
 
 
 @dataclass
@@ -135,16 +115,18 @@ class RayRolloutCollector:
         config: the run's config (``run.num_workers``, ``run.num_envs``, ``run.ray_address``, ...).
         learner_env: the learner's env; it holds the shared normalization statistics (read at start, written
             after every merge), so checkpoints and evaluation see them as in an in-process run.
+        policy: the learner's policy (its schema; its current weights before the first snapshot).
         seed: base env seed; worker w's env i is seeded ``seed + w * envs_per_worker + i``.
         max_retries: failed attempts tolerated for one rollout before giving up with an error.
     """
 
-    def __init__(self, config, learner_env, seed: int, max_retries: int = 3) -> None:
+    def __init__(self, config, learner_env, policy, seed: int, max_retries: int = 3) -> None:
         rc = config.run
         self._owns_ray = not import_ray().is_initialized()
         self.ray = ray = init_ray(rc.ray_address, num_cpus=None)
         self.config_dict = config.to_dict()
         self.learner_env = learner_env
+        self.policy = policy  # its schema joins the workers' rollouts; its weights when no snapshot is given
         self.seed = seed
         self.num_workers = rc.num_workers
         self.envs_per_worker = rc.num_envs // rc.num_workers
@@ -161,11 +143,16 @@ class RayRolloutCollector:
     def worker_pids(self) -> list[int]:
         return self.ray.get([w.pid.remote() for w in self.workers], timeout=self.timeout_s)
 
-    def collect(self, policy) -> tuple[Rollout, EpisodeStats, dict[str, float]]:
-        """One rollout from every worker with the learner's current weights and normalization statistics."""
+    def collect(self, snapshot) -> tuple[Rollout, EpisodeStats, dict[str, float]]:
+        """One rollout from every worker with the snapshot's weights and the current normalization statistics.
+
+        Each worker draws its sampling noise from its own generator; the snapshot's noise is for the learner's
+        own envs and is not shipped.
+        """
         ray = self.ray
         start = time.perf_counter()
-        weights_ref = ray.put(policy.model.get_weights())
+        weights = snapshot.weights if snapshot is not None else self.policy.model.get_weights()
+        weights_ref = ray.put(weights)
         norm_ref = ray.put(self.normalization)
         results: dict[int, tuple] = {}
         info = CollectInfo()
@@ -191,7 +178,7 @@ class RayRolloutCollector:
                     f"Ray rollout workers {sorted(pending)} failed {self.max_retries} times in a row; giving up."
                 )
         ordered = [results[i] for i in range(self.num_workers)]
-        rollout = concat_rollouts([r[0] for r in ordered])
+        rollout = self.policy.schema.concat([r[0] for r in ordered])
         episodes = EpisodeStats()
         for r in ordered:
             episodes.merge(r[1])

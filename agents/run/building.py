@@ -1,15 +1,28 @@
-"""Construction shared by the trainer, evaluation tools and rollout workers: envs and policy from a config."""
+"""A run's live objects from its config: envs, policy, agent, checkpoint (for training, evaluation, export and
+Ray workers alike), and restoring a checkpoint into them."""
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
 import gymnasium as gym
+import keras
 import numpy as np
 import tensorflow as tf
 
+from agents.algorithms.registry import make_agent
 from agents.config import ResolvedConfig
 from agents.experience.acting import Policy
-from envs import make_vector_env
+from agents.run import checkpoint as ckpt
+from agents.run.checkpoint import NormalizationVariables, make_checkpoint
+from envs.make import make_vector_env
+from envs.wrappers import freeze_normalization, get_normalization_state, set_normalization_state
 from networks import ActorCritic
+
+EVAL_SEED_OFFSET = 10_000
+"""Evaluation envs are seeded away from the training envs (which use seed .. seed + num_envs - 1)."""
 
 
 def make_env(config: ResolvedConfig, num_envs: int, seed: int, **overrides) -> gym.vector.VectorEnv:
@@ -47,5 +60,69 @@ def make_policy(config: ResolvedConfig, env: gym.vector.VectorEnv, seed: int) ->
     )
     policy = Policy(model, env.single_observation_space, env.single_action_space, seed=seed)
     sample = env.single_observation_space.sample()
-    policy.value(tf.nest.map_structure(lambda x: np.asarray(x)[None], sample))  # builds the weights
+    policy.value(tf.nest.map_structure(lambda x: np.asarray(x)[None], sample))  # traces the value function
     return policy
+
+
+@dataclass
+class Run:
+    """The live objects of one run, built from its config (also used by tests and evaluation tools)."""
+
+    config: ResolvedConfig
+    env: Any
+    eval_env: Any
+    policy: Policy
+    agent: Any
+    normalization: NormalizationVariables
+    counters: dict[str, tf.Variable]
+    checkpoint: tf.train.Checkpoint
+    run_info: dict[str, Any]
+
+    def close(self) -> None:
+        self.env.close()
+        self.eval_env.close()
+
+
+def build_run(config: ResolvedConfig) -> Run:
+    """Seed everything and build envs, network, policy, agent and checkpoint for ``config``."""
+    rc, net = config.run, config.network
+    if rc.deterministic_ops:
+        tf.config.experimental.enable_op_determinism()  # process-wide; needs the seeds set just below
+    keras.utils.set_random_seed(rc.seed)  # Python, NumPy and TensorFlow global seeds
+    env = make_env(config, rc.num_envs, rc.seed)
+    eval_env = make_env(config, rc.eval_envs, rc.seed + EVAL_SEED_OFFSET)
+    freeze_normalization(eval_env)
+    policy = make_policy(config, env, seed=rc.seed)
+    agent = make_agent(rc.algo, config.agent, policy, env.num_envs)
+    normalization = NormalizationVariables(get_normalization_state(env))
+    counters = {
+        "env_steps": tf.Variable(0, dtype=tf.int64, trainable=False),
+        "updates": tf.Variable(0, dtype=tf.int64, trainable=False),
+        "train_time_s": tf.Variable(0.0, dtype=tf.float64, trainable=False),
+        "best_eval_return": tf.Variable(-np.inf, dtype=tf.float64, trainable=False),
+    }
+    info = {
+        "env_id": rc.env_id,
+        "algo": rc.algo,
+        "observation_space": str(env.single_observation_space),
+        "action_space": str(env.single_action_space),
+        "network": dataclasses.asdict(net),
+    }
+    checkpoint = make_checkpoint(agent.core.checkpoint_items(), normalization, counters, info)
+    return Run(config, env, eval_env, policy, agent, normalization, counters, checkpoint, info)
+
+
+def restore_run(run: Run, prefix: str) -> None:
+    """Load checkpoint ``prefix`` into ``run`` (validated) and its normalization statistics into both envs."""
+    ckpt.restore(run.checkpoint, prefix, run.run_info)
+    state = run.normalization.state()
+    if state:
+        set_normalization_state(run.env, state)
+        set_normalization_state(run.eval_env, state)
+
+
+def sync_eval_normalization(run: Run) -> None:
+    """Evaluation sees exactly the training env's current normalization statistics (frozen)."""
+    state = get_normalization_state(run.env)
+    if state:
+        set_normalization_state(run.eval_env, state)

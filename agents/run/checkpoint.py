@@ -153,13 +153,21 @@ def _check_run_info(prefix: str, saved: dict[str, Any], expected: dict[str, Any]
     diffs = [
         f"{key}: checkpoint has {saved.get(key)!r}, this run has {expected.get(key)!r}"
         for key in sorted(expected)
-        if saved.get(key) != expected.get(key)
+        if not _same(saved.get(key), expected.get(key))
     ]
     if diffs:
         raise CheckpointError(
             f"Checkpoint {prefix} was saved by a different run ({'; '.join(diffs)}). Load it with the "
             f"config.json of the run that wrote it. Nothing was changed."
         )
+
+
+def _same(saved: Any, expected: Any) -> bool:
+    """Equal, where a dict (the network config) may have gained keys since the checkpoint was written: a
+    checkpoint from before a new network option existed was made without it, i.e. with its default."""
+    if isinstance(saved, dict) and isinstance(expected, dict):
+        return all(key in expected and _same(value, expected[key]) for key, value in saved.items())
+    return saved == expected
 
 
 def _corrupt(prefix: str, err: Exception) -> str:

@@ -23,7 +23,7 @@ import tensorflow as tf
 from gymnasium.vector import VectorWrapper
 from gymnasium.wrappers.vector import NormalizeObservation
 
-from agents.run.trainer import Run
+from agents.run.building import Run
 
 
 class ExportedPolicy(tf.Module):

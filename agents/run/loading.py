@@ -1,6 +1,6 @@
 """Load a finished (or stopped) run for evaluation or export: config.json → ``build_run`` → checkpoint.
 
-Building goes through ``agents.run.trainer.build_run`` and the algorithm registry, so it works for any algorithm
+Building goes through ``agents.run.building.build_run`` and the algorithm registry, so it works for any algorithm
 and any checkpoint is validated against the run's own config before it is used.
 """
 
@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agents.config import ResolvedConfig
+from agents.experience.evaluation import evaluate
 from agents.run import checkpoint as ckpt
+from agents.run.building import EVAL_SEED_OFFSET, Run, build_run, make_env, restore_run
 from agents.run.rundir import find_run_dir, load_run_config
-from agents.run.trainer import Run, build_run, restore_run
+from envs.wrappers import freeze_normalization, set_normalization_state
 
 
 @dataclass
@@ -70,11 +72,6 @@ def evaluate_loaded(
     Gymnasium's ``RecordVideo``) use one env.
     """
     import gymnasium as gym
-
-    from agents.experience.evaluation import evaluate
-    from agents.run.building import make_env
-    from agents.run.trainer import EVAL_SEED_OFFSET
-    from envs import freeze_normalization, set_normalization_state
 
     rc = loaded.config.run
     seed = rc.seed + EVAL_SEED_OFFSET if seed is None else seed

@@ -22,7 +22,7 @@ import gymnasium as gym
 import numpy as np
 
 from agents.run.logging import TensorBoardLogger
-from envs import freeze_normalization, get_normalization_state, set_normalization_state
+from envs.wrappers import freeze_normalization, get_normalization_state, set_normalization_state
 
 HPARAM_METRICS = ["eval/mean_return", "eval/std_return", "rollout/episode_return"]
 

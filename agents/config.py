@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from agents.algorithms.configs import RECURRENT_ALGOS, sequence_minibatch_error
 from agents.algorithms.registry import ALGORITHMS
 
 PRESET_DIR = Path(__file__).parent / "presets"
@@ -195,6 +196,7 @@ def resolve_config(algo: str, env_id: str, values: dict[str, Any]) -> ResolvedCo
     built = {part: cls(**chosen[part]) for part, cls in parts.items()}
     _check_backend(built["run"])
     _check_recurrent(built["network"])
+    _check_recurrent_training(built)
     return ResolvedConfig(
         run=built["run"], network=built["network"], agent=built["agent"], preset=preset_name
     )
@@ -233,12 +235,22 @@ def _check_recurrent(network: NetworkConfig) -> None:
         raise ConfigError(
             f"critic_core must be one of {', '.join(CRITIC_CORES)}, got {network.critic_core!r}."
         )
-    if network.recurrent != "none":
-        # Until the actor carries states and the update replays sequences (issue 14, phase 2).
+
+
+def _check_recurrent_training(config: dict) -> None:
+    """A recurrent network needs an algorithm that replays sequences, and PPO minibatches of whole sequences."""
+    run, network, agent = config["run"], config["network"], config["agent"]
+    if network.recurrent == "none":
+        return
+    if run.algo not in RECURRENT_ALGOS:
         raise ConfigError(
-            f"recurrent={network.recurrent} is not supported by training yet: the networks exist "
-            f"(networks/cores.py) but rollouts and updates do not carry recurrent states. Use recurrent=none."
+            f"recurrent={network.recurrent} trains with {' or '.join(RECURRENT_ALGOS)}, not {run.algo}; "
+            f"use --algo ppo, or recurrent=none."
         )
+    if run.algo == "ppo":
+        error = sequence_minibatch_error(agent.num_steps, agent.minibatch_size, run.num_envs)
+        if error:
+            raise ConfigError(error)
 
 
 def _check_type(cls: type, name: str, value: Any) -> Any:

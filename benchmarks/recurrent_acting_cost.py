@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from networks import ActorCritic
-from networks.numpy_cores import core_step_fn
+from networks.numpy_mirror import core_fn
 
 
 def numpy_step_fn(model: ActorCritic):
@@ -31,8 +31,8 @@ def numpy_step_fn(model: ActorCritic):
     def mlp(layer):
         return [(by_id[id(lin.kernel)], by_id[id(lin.bias)]) for lin in layer.hidden_layers]
 
-    policy_core = core_step_fn(model.policy_core, [by_id[id(w)] for w in model.policy_core.weights])
-    value_core = core_step_fn(model.value_core, [by_id[id(w)] for w in model.value_core.weights])
+    policy_core = core_fn(model.policy_core, by_id)
+    value_core = core_fn(model.value_core, by_id)
     policy_mlp, value_mlp = mlp(model.policy_mlp), mlp(model.value_mlp)
     head = (by_id[id(model.policy_head.logits.kernel)], by_id[id(model.policy_head.logits.bias)])
     value = (by_id[id(model.value_head.value.kernel)][:, 0], by_id[id(model.value_head.value.bias)][0])

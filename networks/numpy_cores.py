@@ -9,13 +9,19 @@ Why NumPy for recurrent acting: benchmarks/recurrent_acting_cost.py (LSTM 256 po
 MLPs, 8 envs; 2026-11-27, 2-core machine under heavy load from other jobs, so absolute figures are inflated)
 measured 2.1 ms/step NumPy vs 7.9 ms/step for one compiled TF call (GRU: 2.6 vs 9.1) — but only with OpenBLAS
 on ONE thread: with two threads competing for the loaded cores NumPy took 36 ms/step. A [8, 256] x [256, 1024]
-matmul is large enough for OpenBLAS to go multi-threaded, the MLP mirror's are not; so the recurrent NumPy
-actor needs ``OPENBLAS_NUM_THREADS=1`` (or ``OMP_NUM_THREADS=1``) set before NumPy is imported.
+matmul is large enough for OpenBLAS to go multi-threaded, the MLP mirror's are not; so a recurrent policy that
+acts through NumPy pins NumPy's OpenBLAS to one thread (``one_blas_thread``, at run time, process-wide; an
+explicit ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` in the environment wins).
 
-Phase note: kept apart from numpy_mirror.py until its dispatch tables take a core (issue 14, phase 2).
+numpy_mirror.py's ``CORES`` table maps each Keras core type to its step here.
 """
 
 from __future__ import annotations
+
+import ctypes
+import functools
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -55,12 +61,28 @@ def gru_step(
     return h, h
 
 
-STEPS = {"LSTMCore": lstm_step, "GRUCore": gru_step}
-"""Core class name → its NumPy step."""
+# NumPy wheels bundle OpenBLAS under these symbol names (scipy-openblas builds first, then plain builds).
+_SET_THREADS = (
+    "scipy_openblas_set_num_threads64_",
+    "openblas_set_num_threads64_",
+    "openblas_set_num_threads",
+)
 
 
-def core_step_fn(core, weights: list[np.ndarray]):
-    """``step(inputs, state, episode_start) -> (outputs, state)`` for a Keras core and its weight arrays."""
-    step = STEPS[type(core).__name__]
-    arrays = [np.asarray(w, np.float32) for w in weights]
-    return lambda inputs, state, episode_start: step(arrays, inputs, state, episode_start)
+@functools.cache
+def one_blas_thread() -> bool:
+    """Pin NumPy's bundled OpenBLAS to one thread (once per process); False where that does not apply.
+
+    Not applied when the user chose a thread count in the environment, or when NumPy's BLAS is not a bundled
+    OpenBLAS (then nothing is changed). TensorFlow's own thread pools are unaffected.
+    """
+    if "OPENBLAS_NUM_THREADS" in os.environ or "OMP_NUM_THREADS" in os.environ:
+        return False
+    libs = Path(np.__file__).parent.with_name("numpy.libs")
+    for path in sorted(libs.glob("*openblas*")):
+        library = ctypes.CDLL(str(path))  # already loaded by NumPy: this returns the same handle
+        for name in _SET_THREADS:
+            if hasattr(library, name):
+                getattr(library, name)(1)
+                return True
+    return False

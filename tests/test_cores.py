@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from networks.cores import GRUCore, LSTMCore, make_core
-from networks.numpy_cores import core_step_fn
+from networks.numpy_mirror import core_fn
 
 B, T, F, H = 3, 7, 4, 5
 
@@ -156,7 +156,7 @@ def test_make_core():
 @pytest.mark.parametrize("cls", [LSTMCore, GRUCore])
 def test_numpy_step_matches_the_layer_over_a_sequence_with_resets(cls):
     core = _built(cls, seed=5)
-    step = core_step_fn(core, core.get_weights())
+    step = core_fn(core, {id(variable): variable.numpy() for variable in core.weights})
     x, starts = _inputs(seed=6), _starts()
     state0 = _rng(7).normal(size=(B, core.state_size)).astype(np.float32)
     outputs, final = core(x, state0, starts)

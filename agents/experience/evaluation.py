@@ -22,7 +22,9 @@ def evaluate(
     over-represented as they would be if the first ``episodes`` to finish were taken.
 
     Args:
-        predict: observations [N, ...] → actions [N, ...] (e.g. ``Policy.predict``, deterministic).
+        predict: ``predict(obs [N, ...], episode_start [N] bool) -> actions [N, ...]``, e.g.
+            ``Policy.predictor(N)`` (a recurrent policy's keeps these envs' own states and resets them where
+            ``episode_start`` is True).
         env: a vector env from ``make_vector_env`` (RecordEpisodeStatistics supplies raw returns).
         episodes: total episodes over all sub-envs.
         seed: reset seed, so repeated evaluations see the same initial states.
@@ -39,8 +41,11 @@ def evaluate(
     lengths: list[int] = []
     to_env = env_action_transform(env.single_action_space)
     obs, _ = env.reset(seed=seed)
+    # NEXT_STEP autoreset: the step after a done returns an episode's first observation.
+    episode_start, prev_done = np.ones(num_envs, bool), np.zeros(num_envs, bool)
     while (done_count < quota).any():
-        obs, _, _, _, info = env.step(to_env(predict(obs)))
+        obs, _, terminated, truncated, info = env.step(to_env(predict(obs, episode_start)))
+        episode_start, prev_done = prev_done, np.logical_or(terminated, truncated)
         if "_episode" not in info:
             continue
         for i in np.flatnonzero(info["_episode"]):

@@ -89,8 +89,7 @@ def evaluate_loaded(
         policy = loaded.run.policy
         if not deterministic:
             policy.generator.reset_from_seed(seed)
-        return evaluate(
-            lambda obs: policy.predict(obs, deterministic), env, episodes or rc.eval_episodes, seed
-        )
+        predict = policy.predictor(env.num_envs, deterministic)
+        return evaluate(predict, env, episodes or rc.eval_episodes, seed)
     finally:
         env.close()

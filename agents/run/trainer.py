@@ -344,4 +344,5 @@ def _finite_or_none(value) -> float | None:
 
 def _evaluate(run: Run, episodes: int) -> dict:
     sync_eval_normalization(run)
-    return evaluate(run.policy.predict, run.eval_env, episodes, seed=run.config.run.seed + EVAL_SEED_OFFSET)
+    predict = run.policy.predictor(run.eval_env.num_envs)  # eval envs: states of their own
+    return evaluate(predict, run.eval_env, episodes, seed=run.config.run.seed + EVAL_SEED_OFFSET)

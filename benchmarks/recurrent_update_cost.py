@@ -5,6 +5,7 @@ split into minibatches of whole sequences ([M, T]), and ``--epochs`` epochs of t
 call (``tf.while_loop`` over epochs and minibatches, one GradientTape per minibatch, Adam). The network is
 tfpg's ActorCritic with LSTM/GRU cores of ``--units`` before 64x64 MLPs (RL Zoo's ppo_lstm CartPoleNoVel set-up:
 8 envs x 32 steps, minibatch 256 = all 8 sequences, 20 epochs). Variants:
+  * fused:  tfpg's default: both LSTMs as one stacked LSTM with a hand-written backward (lstm_sequence.py)
   * unroll: the core's Python-unrolled loop (static T <= max_unroll)
   * scan:   the core's ``ops.scan`` loop (a tf.while_loop inside the graph)
   * +xla:   the same with ``jit_compile=True``
@@ -105,8 +106,11 @@ def tfpg_update(args, variant: str, rng):
         recurrent=args.core,
         recurrent_size=args.units,
     )
-    for core in (model.policy_core, model.value_core):
-        core.max_unroll = 0 if variant.startswith("scan") else 1024
+    if not variant.startswith("fused"):  # the generic step loop, differentiated by TF
+        model.pair_cores = False
+        for core in (model.policy_core, model.value_core):
+            core._fused_sequence = None
+            core.max_unroll = 0 if variant.startswith("scan") else 1024
     n, t = args.num_envs, args.num_steps
     batch = {
         "obs": rng.normal(size=(n, t, 2)).astype(np.float32),
@@ -135,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--units", type=int, default=256)
     parser.add_argument("--core", choices=["lstm", "gru"], default="lstm")
     # scan+xla does not compile: XLA needs a bound on the scan's while loop in the gradient.
-    parser.add_argument("--variants", nargs="+", default=["unroll", "scan", "unroll+xla", "sb3"])
+    parser.add_argument("--variants", nargs="+", default=["fused", "fused+xla", "scan", "sb3"])
     parser.add_argument("--repeats", type=int, default=3, help="timed rounds (variants alternate per round)")
     args = parser.parse_args(argv)
 

@@ -29,6 +29,7 @@ import keras
 from keras import ops
 
 from networks.layers import Shape
+from networks.lstm_sequence import lstm_sequence
 
 MAX_UNROLL = 8
 """Sequences of at most this many static steps are unrolled in Python; longer ones use ``ops.scan``.
@@ -37,6 +38,11 @@ Measured with benchmarks/recurrent_update_cost.py (8 x 32-step sequences, 20 epo
 heavily loaded 2-core machine): ``scan`` was as fast or faster per update than unrolling (LSTM 256: 14.9 vs
 18.4 s; LSTM 64: 1.24 vs 1.31 s) and traced 2.5x faster (60 vs 146 s; 24 vs 63 s). Short sequences (A2C's 5
 steps) stay unrolled. To re-measure on a quiet machine before the update is tuned (issue 14, phase 2)."""
+
+
+MAX_FUSED_STEPS = 64
+"""LSTM sequences of at most this many static steps run through ``lstm_sequence`` (a hand-written backward pass,
+unrolled); longer ones take the generic path above. See lstm_sequence.py for why."""
 
 
 class _Core(keras.layers.Layer):
@@ -69,6 +75,8 @@ class _Core(keras.layers.Layer):
     def _bias_initializer(self):
         return "zeros"
 
+    _fused_sequence = None  # (projected [B, T, G], state, episode_start [B, T]) → (outputs, state), if any
+
     def _project(self, inputs):
         """x W + b for every step at once: [..., F] → [..., gates * H]."""
         return ops.matmul(inputs, self.kernel) + self.bias
@@ -87,6 +95,8 @@ class _Core(keras.layers.Layer):
             return self._step(self._project(inputs), state, episode_start)
         projected = self._project(inputs)  # [B, T, G]
         steps = inputs.shape[1]
+        if steps is not None and steps <= MAX_FUSED_STEPS and self._fused_sequence is not None:
+            return self._fused_sequence(projected, state, episode_start)
         if steps is not None and steps <= self.max_unroll:
             outputs = []
             for t in range(steps):
@@ -136,6 +146,15 @@ class LSTMCore(_Core):
             )  # [i, f, g, o]
 
         return forget_bias_one
+
+    def _fused_sequence(self, projected, state, episode_start):
+        units = self.units
+        keep = 1.0 - ops.cast(episode_start, "float32")  # [B, T]
+        outputs, h, c = lstm_sequence(
+            projected[None], ops.expand_dims(self.recurrent_kernel, 0), state[None, :, :units],
+            state[None, :, units:], keep,
+        )  # fmt: skip
+        return outputs[0], ops.concatenate([h[0], c[0]], axis=-1)
 
     def _cell(self, projected, state):
         h, c = state[:, : self.units], state[:, self.units :]

@@ -91,10 +91,17 @@ def run_sb3(case: dict, seed: int, eval_episodes: int, spawned_at: float) -> dic
     from stable_baselines3.common.evaluation import evaluate_policy
 
     kwargs = {k: (lambda f, v=v[1]: v * f) if isinstance(v, tuple) else v for k, v in case["sb3"].items()}
+    if case["env"].startswith("tfpg/"):
+        import envs.partially_observed  # noqa: F401  (registers the tfpg/ ids for gymnasium.make)
     env = make_vec_env(case["env"], n_envs=case["num_envs"], seed=seed)
     eval_env = make_vec_env(case["env"], n_envs=min(eval_episodes, 10), seed=seed + 10_000)
-    algo = {"ppo": PPO, "a2c": A2C}[case["algo"]]
-    model = algo("MlpPolicy", env, seed=seed, device="cpu", **kwargs)
+    if case.get("sb3_algo") == "recurrent_ppo":  # sb3-contrib's; evaluate_policy carries its LSTM states
+        from sb3_contrib import RecurrentPPO
+
+        model = RecurrentPPO("MlpLstmPolicy", env, seed=seed, device="cpu", **kwargs)
+    else:
+        algo = {"ppo": PPO, "a2c": A2C}[case["algo"]]
+        model = algo("MlpPolicy", env, seed=seed, device="cpu", **kwargs)
 
     class Clock(BaseCallback):
         def _on_training_start(self):

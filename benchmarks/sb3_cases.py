@@ -86,6 +86,28 @@ CASES: dict[str, dict] = {
             vf_coef=1.0,  # SB3's default 0.5 on the full MSE
         ),
     ),
+    # sb3-contrib's RecurrentPPO (MlpLstmPolicy defaults: LSTM 256 for the policy and one for the critic, 64x64
+    # tanh MLPs) with RL Zoo's ppo_lstm.yml CartPoleNoVel-v1 entry; tfpg's PPO preset for the env is the same.
+    "recurrentppo-cartpolenovel": dict(
+        env="tfpg/CartPoleNoVel-v1",
+        algo="ppo",
+        sb3_algo="recurrent_ppo",
+        steps=100_000,
+        threshold=475.0,
+        eval_every=8192,
+        num_envs=8,
+        sb3=dict(
+            n_steps=32,
+            batch_size=256,
+            gae_lambda=0.8,
+            gamma=0.98,
+            n_epochs=20,
+            ent_coef=0.0,
+            learning_rate=("lin", 1e-3),
+            clip_range=("lin", 0.2),
+        ),
+        tfpg={},  # the tfpg/CartPoleNoVel-v1 PPO preset (recurrent=lstm, recurrent_size=256, vf_coef 1.0)
+    ),
 }
 THROUGHPUT = dict(
     env="CartPole-v1",

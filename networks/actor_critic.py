@@ -158,7 +158,8 @@ class ActorCritic(keras.Model):
 
         Args:
             obs: [B, *obs_shape] tensor, or a dict of them for a Dict space, with `observation_spec` dtypes.
-            state: Recurrent models only: [B, state_size] float32, the state before this step.
+            state: Recurrent models only: [B, state_size] float32, the state before this step (None, with
+                episode_start None: every row starts an episode).
             episode_start: Recurrent models only: [B] bool or float, 1 where obs starts an episode (the
                 state is zeroed first).
             training: Unused; kept for the Keras signature.
@@ -172,6 +173,9 @@ class ActorCritic(keras.Model):
             # A Python branch on a config flag: each model traces only one of the two paths.
             value_features = policy_features if self.share_trunk else self.value_mlp(self.value_encoder(obs))
             return {"policy": self.policy_head(policy_features), "value": self.value_head(value_features)}
+        if state is None and episode_start is None:  # every row starts an episode (also Keras's save trace)
+            batch = tf.shape(tf.nest.flatten(obs)[0])[0]
+            state, episode_start = self.initial_state(batch), tf.ones([batch], tf.bool)
         self._check_state(state, episode_start)
         return self._recurrent_forward(obs, state, episode_start, sequence_shape=None)
 

@@ -122,10 +122,14 @@ def test_feedforward_critic_ignores_the_state_and_shared_core_gets_no_value_grad
     assert all(g is not None for g in tape.gradient(policy, core))  # the tape does see the core
 
 
-def test_recurrent_model_needs_a_state():
+def test_recurrent_model_needs_a_state_or_starts_every_row_afresh():
     model = _model("lstm")
+    obs = _obs(VECTOR, 1)[:, 0]
+    fresh, explicit = model(obs), model(obs, model.initial_state(B), np.ones(B, bool))
+    for key in ("policy", "value", "state"):
+        np.testing.assert_array_equal(fresh[key], explicit[key])
     with pytest.raises(ValueError, match="initial_state"):
-        model(_obs(VECTOR, 1)[:, 0])
+        model(obs, model.initial_state(B))  # a state but no episode starts
     with pytest.raises(ValueError, match="critic_core"):
         ActorCritic(VECTOR, ACTIONS, critic_core="both")
 

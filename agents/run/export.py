@@ -7,6 +7,11 @@ clipped to the action bounds, as the env receives them. Signatures:
     sample(observations)          -> {"actions"}   stochastic (a generator saved with the model)
     value(observations)           -> {"value"}     V(s)
 Load with ``tf.saved_model.load(DIR).signatures["serving_default"](observations=obs)``.
+
+A recurrent policy's signatures also take ``state`` [B, S] (float32) and ``episode_start`` [B] (bool: True
+where ``observations`` is an episode's first; the state is zeroed first) and the action signatures return the
+next ``state``; ``initial_state(batch)`` -> {"state"} gives the zeros to start from. Step it as the agent does:
+``out = sig(observations=obs, state=state, episode_start=start); state = out["state"]``.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ class ExportedPolicy(tf.Module):
 
     def __init__(self, run: Run, seed: int = 0) -> None:
         super().__init__(name="tfpg_policy")
-        raw_space = run.env.unwrapped.single_observation_space
+        raw_space = _raw_observation_space(run.env)
         if isinstance(raw_space, gym.spaces.Dict):
             raise ValueError(
                 f"Export supports array observation spaces; {run.config.run.env_id} has a Dict space "
@@ -49,9 +54,20 @@ class ExportedPolicy(tf.Module):
             else None
         )
         spec = tf.TensorSpec([None, *raw_space.shape], tf.as_dtype(raw_space.dtype), name="observations")
-        self.deterministic = tf.function(self._deterministic, input_signature=[spec])
-        self.sample = tf.function(self._sample, input_signature=[spec])
-        self.value = tf.function(self._value, input_signature=[spec])
+        self.recurrent = run.policy.recurrent
+        signature = [spec]
+        if self.recurrent:  # + the state before the step and where episodes start
+            self.state_size = run.policy.state_size
+            signature += [
+                tf.TensorSpec([None, self.state_size], tf.float32, name="state"),
+                tf.TensorSpec([None], tf.bool, name="episode_start"),
+            ]
+            self.initial_state = tf.function(
+                self._initial_state, input_signature=[tf.TensorSpec([], tf.int32, name="batch")]
+            )
+        self.deterministic = tf.function(self._deterministic, input_signature=signature)
+        self.sample = tf.function(self._sample, input_signature=signature)
+        self.value = tf.function(self._value, input_signature=signature)
 
     def _inputs(self, obs: tf.Tensor) -> tf.Tensor:
         """Raw observations [B, ...] → what the network saw in training (Gymnasium's formula and dtypes)."""
@@ -66,16 +82,36 @@ class ExportedPolicy(tf.Module):
             actions = tf.clip_by_value(actions, *self._action_bounds)
         return {"actions": actions}
 
-    def _deterministic(self, obs):
-        params = self.model(self._inputs(obs), training=False)["policy"]
-        return self._to_env(self._distribution.mode(params))
+    def _actions(self, actions, out) -> dict[str, tf.Tensor]:
+        result = self._to_env(actions)
+        if self.recurrent:
+            result["state"] = out["state"]
+        return result
 
-    def _sample(self, obs):
-        params = self.model(self._inputs(obs), training=False)["policy"]
-        return self._to_env(self._distribution.sample(params, self.generator))
+    def _deterministic(self, obs, *recurrent):
+        out = self.model(self._inputs(obs), *recurrent, training=False)
+        return self._actions(self._distribution.mode(out["policy"]), out)
 
-    def _value(self, obs):
-        return {"value": self.model(self._inputs(obs), training=False)["value"]}
+    def _sample(self, obs, *recurrent):
+        out = self.model(self._inputs(obs), *recurrent, training=False)
+        return self._actions(self._distribution.sample(out["policy"], self.generator), out)
+
+    def _value(self, obs, *recurrent):
+        return {"value": self.model(self._inputs(obs), *recurrent, training=False)["value"]}
+
+    def _initial_state(self, batch):
+        return {"state": tf.zeros(tf.stack([batch, self.state_size]), tf.float32)}
+
+
+def _raw_observation_space(env):
+    """What the registered env returns, before tfpg's observation normalization (not ``env.unwrapped``'s: an
+    env's own vector wrappers, e.g. tfpg/CartPoleNoVel-v1's hidden velocities, are part of it)."""
+    inner = env
+    while isinstance(inner, VectorWrapper):
+        if isinstance(inner, NormalizeObservation):
+            return inner.env.single_observation_space
+        inner = inner.env
+    return env.single_observation_space
 
 
 def _normalization_constants(run: Run):
@@ -115,6 +151,8 @@ def export_saved_model(
         "sample": module.sample.get_concrete_function(),
         "value": module.value.get_concrete_function(),
     }
+    if module.recurrent:
+        signatures["initial_state"] = module.initial_state.get_concrete_function()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
@@ -122,14 +160,16 @@ def export_saved_model(
         info = {
             "env_id": run.config.run.env_id,
             "algo": run.config.run.algo,
-            "observation_space": str(run.env.unwrapped.single_observation_space),
+            "observation_space": str(_raw_observation_space(run.env)),
             "action_space": str(run.policy.action_space),
             "observation_normalization_baked_in": module._normalization is not None,
             "signatures": {
                 "serving_default": "deterministic actions",
                 "sample": "sampled actions",
                 "value": "V(s)",
+                **({"initial_state": "zeros [batch, state_size]"} if module.recurrent else {}),
             },
+            **({"recurrent_state_size": module.state_size} if module.recurrent else {}),
             **(metadata or {}),
         }
         (tmp / "tfpg_export.json").write_text(json.dumps(info, indent=2) + "\n")

@@ -11,7 +11,8 @@ measured 2.1 ms/step NumPy vs 7.9 ms/step for one compiled TF call (GRU: 2.6 vs 
 on ONE thread: with two threads competing for the loaded cores NumPy took 36 ms/step. A [8, 256] x [256, 1024]
 matmul is large enough for OpenBLAS to go multi-threaded, the MLP mirror's are not; so a recurrent policy that
 acts through NumPy pins NumPy's OpenBLAS to one thread (``one_blas_thread``, at run time, process-wide; an
-explicit ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` in the environment wins).
+explicit ``OPENBLAS_NUM_THREADS`` in the environment wins; ``OMP_NUM_THREADS``, which benchmark drivers set for
+TensorFlow, does not).
 
 numpy_mirror.py's ``CORES`` table maps each Keras core type to its step here.
 """
@@ -73,10 +74,10 @@ _SET_THREADS = (
 def one_blas_thread() -> bool:
     """Pin NumPy's bundled OpenBLAS to one thread (once per process); False where that does not apply.
 
-    Not applied when the user chose a thread count in the environment, or when NumPy's BLAS is not a bundled
-    OpenBLAS (then nothing is changed). TensorFlow's own thread pools are unaffected.
+    Not applied when the user chose ``OPENBLAS_NUM_THREADS``, or when NumPy's BLAS is not a bundled OpenBLAS
+    (then nothing is changed). TensorFlow's own thread pools are unaffected.
     """
-    if "OPENBLAS_NUM_THREADS" in os.environ or "OMP_NUM_THREADS" in os.environ:
+    if "OPENBLAS_NUM_THREADS" in os.environ:
         return False
     libs = Path(np.__file__).parent.with_name("numpy.libs")
     for path in sorted(libs.glob("*openblas*")):

@@ -149,7 +149,14 @@ def raw_env_sps(env_id: str, num_envs: int, seconds: float = 2.0) -> float:
 
 
 # ------------------------------------------------------------------------------------------------ driver
-def spawn(framework: str, case_name: str, seed: int, eval_episodes: int, tfpg_set: list[str]) -> dict:
+def spawn(
+    framework: str,
+    case_name: str,
+    seed: int,
+    eval_episodes: int,
+    tfpg_set: list[str],
+    steps: int | None = None,
+) -> dict:
     cmd = [
         sys.executable,
         __file__,
@@ -164,6 +171,7 @@ def spawn(framework: str, case_name: str, seed: int, eval_episodes: int, tfpg_se
         "--spawned-at",
         repr(time.time()),
         *[f"--tfpg-set={text}" for text in tfpg_set],
+        *([f"--steps={steps}"] if steps else []),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
@@ -191,14 +199,19 @@ def _fmt(value, spec=".0f"):
 
 
 def compare(
-    case_name: str, seeds: list[int], eval_episodes: int, frameworks: list[str], tfpg_set: list[str]
+    case_name: str,
+    seeds: list[int],
+    eval_episodes: int,
+    frameworks: list[str],
+    tfpg_set: list[str],
+    steps: int | None = None,
 ) -> dict:
     case = CASES[case_name] if case_name != "throughput" else THROUGHPUT
     rows = []
     for seed in seeds:  # A B A B: one tfpg run, then one SB3 run, per seed
         row = {"seed": seed}
         for framework in frameworks:
-            result = spawn(framework, case_name, seed, eval_episodes, tfpg_set)
+            result = spawn(framework, case_name, seed, eval_episodes, tfpg_set, steps)
             result["ttt_s"], result["ttt_steps"] = time_to_threshold(result, case["threshold"])
             row[framework] = result
         rows.append(row)
@@ -280,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
         metavar="FIELD=VALUE",
         help="extra tfpg config override for this case, repeatable (e.g. --tfpg-set jit_compile=true)",
     )
+    parser.add_argument(
+        "--steps", type=int, help="env steps per run instead of the case's budget (a speed-only comparison)"
+    )
     parser.add_argument("--out", help="also write the results as JSON to this file")
     parser.add_argument("--worker", choices=["tfpg", "sb3"], help=argparse.SUPPRESS)
     parser.add_argument("--spawned-at", type=float, help=argparse.SUPPRESS)
@@ -287,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         case = CASES.get(args.case, THROUGHPUT)
         case = dict(case, tfpg={**case["tfpg"], **dict(parse_override(text) for text in args.tfpg_set)})
+        if args.steps:
+            case["steps"] = args.steps
         run = run_tfpg if args.worker == "tfpg" else run_sb3
         print(
             "RESULT " + json.dumps(run(case, args.seeds[0], args.eval_episodes, args.spawned_at)), flush=True
@@ -302,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-    summary = compare(args.case, args.seeds, args.eval_episodes, frameworks, args.tfpg_set)
+    summary = compare(args.case, args.seeds, args.eval_episodes, frameworks, args.tfpg_set, args.steps)
     summary["tfpg_set"] = args.tfpg_set
     if args.out:
         Path(args.out).write_text(json.dumps(summary, indent=2) + "\n")

@@ -4,7 +4,7 @@ The network is tfpg's ActorCritic with ``recurrent`` cores of ``--units`` (sb3-c
 critic core) between the encoder and 64x64 tanh MLPs, on tfpg/CartPoleNoVel-v1 observations ([N, 2]). Per
 vector step an actor needs: both cores' step, both MLPs and heads, the sampled action and its log-prob.
   * tf:    one ``tf.function`` (input_signature, traced once) doing all of it, called with NumPy arrays
-  * numpy: the same forward in NumPy (networks/numpy_cores.py for the cores) + Gumbel-max sampling
+  * numpy: the NumPy mirror's forward (networks/numpy_mirror.py, cores from numpy_cores.py) + its sampler
 Both paths alternate in rounds, so machine noise hits them alike; the report is the median µs per step.
 
     nice -n 10 .venv/bin/python benchmarks/recurrent_acting_cost.py --num-envs 8
@@ -21,35 +21,19 @@ import numpy as np
 import tensorflow as tf
 
 from networks import ActorCritic
-from networks.numpy_mirror import core_fn
+from networks.numpy_cores import one_blas_thread
+from networks.numpy_mirror import mirror
 
 
 def numpy_step_fn(model: ActorCritic):
-    """obs [N, F], state [N, S], starts [N], noise [N, A] → (actions, log_probs, values, state) in NumPy."""
-    by_id = {id(v): v.numpy() for v in model.weights}
-
-    def mlp(layer):
-        return [(by_id[id(lin.kernel)], by_id[id(lin.bias)]) for lin in layer.hidden_layers]
-
-    policy_core = core_fn(model.policy_core, by_id)
-    value_core = core_fn(model.value_core, by_id)
-    policy_mlp, value_mlp = mlp(model.policy_mlp), mlp(model.value_mlp)
-    head = (by_id[id(model.policy_head.logits.kernel)], by_id[id(model.policy_head.logits.bias)])
-    value = (by_id[id(model.value_head.value.kernel)][:, 0], by_id[id(model.value_head.value.bias)][0])
-    split = model.policy_core.state_size
+    """obs [N, F], state [N, S], starts [N], noise [N, A] → (actions, log_probs, values, state): the NumPy mirror
+    a recurrent Policy's MirrorActor acts with (networks/numpy_mirror.py)."""
+    network, distribution = mirror(model, [v.numpy() for v in model.weights])
 
     def step(obs, state, starts, noise):
-        h_pi, s_pi = policy_core(obs, state[:, :split], starts)
-        h_vf, s_vf = value_core(obs, state[:, split:], starts)
-        for kernel, bias in policy_mlp:
-            h_pi = np.tanh(h_pi @ kernel + bias)
-        for kernel, bias in value_mlp:
-            h_vf = np.tanh(h_vf @ kernel + bias)
-        logits = h_pi @ head[0] + head[1]
-        actions = np.argmax(logits - np.log(-np.log(noise)), axis=-1)
-        shifted = logits - logits.max(-1, keepdims=True)
-        log_probs = (shifted - np.log(np.exp(shifted).sum(-1, keepdims=True)))[np.arange(len(obs)), actions]
-        return actions, log_probs, h_vf @ value[0] + value[1], np.concatenate([s_pi, s_vf], axis=-1)
+        params, values, state = network.forward(obs, state, starts)
+        actions = distribution.sample(params, noise)
+        return actions, distribution.log_prob(params, actions), values, state
 
     return step
 
@@ -80,7 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--core", choices=["lstm", "gru"], default="lstm")
     parser.add_argument("--steps", type=int, default=500, help="steps per round")
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument(
+        "--no-pin", action="store_true", help="leave NumPy's OpenBLAS threads as they are (tfpg pins one)"
+    )
     args = parser.parse_args(argv)
+    pinned = False if args.no_pin else one_blas_thread()  # what a recurrent Policy does before acting
 
     tf.config.threading.set_inter_op_parallelism_threads(1)
     obs_space, actions = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32), gym.spaces.Discrete(2)
@@ -101,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     median = {name: statistics.median(values[1:]) for name, values in times.items()}
     print(
         f"{args.core.upper()} {args.units} units (policy + critic cores), 64x64 MLPs, {n} envs, "
-        f"{args.rounds} rounds of {args.steps} steps"
+        f"{args.rounds} rounds of {args.steps} steps; NumPy's OpenBLAS pinned to one thread: {pinned}"
     )
     for name, value in median.items():
         print(

@@ -131,16 +131,21 @@ def main(argv: list[str] | None = None) -> int:
 
     import_tensorflow(verbose=args.verbose)
     import gymnasium
+    from tensorflow import errors as tf_errors
 
+    from agents.run import checkpoint as ckpt
+    from agents.run.guards import NonFiniteError
     from agents.run.rundir import (
         RunInputError,
         apply_resume_overrides,
         check_run_dir,
         default_run_name,
+        is_disk_full,
         load_run_config,
     )
-    from agents.run.trainer import train
+    from agents.run.trainer import StoppedBeforeStart, train
 
+    run_dir = None
     try:
         if args.resume is not None:
             run_dir = Path(args.resume)
@@ -161,9 +166,30 @@ def main(argv: list[str] | None = None) -> int:
         )
     except (RunInputError, ImportError) as err:  # ImportError: an optional extra (e.g. ray) is missing
         return _error(str(err))
+    except NonFiniteError as err:
+        return _error(str(err))
+    except (OSError, tf_errors.OpError) as err:
+        if not is_disk_full(err):
+            raise
+        latest = ckpt.latest_in(run_dir / ckpt.CHECKPOINT_DIR) if run_dir else None
+        kept = f"the last complete checkpoint is {latest}" if latest else "no checkpoint was completed"
+        print(f"error: no space left on the device while writing {run_dir} ({str(err).splitlines()[0][:200]}). "
+              f"Training stopped; {kept}. Free some space, then continue with: {_resume_command(run_dir)}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    except StoppedBeforeStart as stopped:
+        print(f"\nstopped by {stopped} before anything was written; nothing to resume", file=sys.stderr)
+        return 128 + stopped.signum
     except KeyboardInterrupt:
-        print(f"\naborted; the last saved checkpoint is in {run_dir}/checkpoint", file=sys.stderr)
-        print(_resume_hint(run_dir), file=sys.stderr)
+        latest = ckpt.latest_in(run_dir / ckpt.CHECKPOINT_DIR) if run_dir else None
+        if run_dir is None:
+            print("\naborted", file=sys.stderr)
+        elif latest is None:
+            print(f"\naborted before the first checkpoint of {run_dir}", file=sys.stderr)
+            print(f"start it again from step 0 with: {_resume_command(run_dir)}", file=sys.stderr)
+        else:
+            print(f"\naborted; the last saved checkpoint is {latest}", file=sys.stderr)
+            print(_resume_hint(run_dir), file=sys.stderr)
         return 130
     except (gymnasium.error.Error, ValueError) as err:  # raised before anything is written
         return _error(str(err))
@@ -177,8 +203,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _resume_command(run_dir: Path) -> str:
+    return f"python scripts/train_agent.py --resume {shlex.quote(str(run_dir))}"
+
+
 def _resume_hint(run_dir: Path) -> str:
-    return f"resume with: python scripts/train_agent.py --resume {shlex.quote(str(run_dir))}"
+    return f"resume with: {_resume_command(run_dir)}"
 
 
 if __name__ == "__main__":

@@ -1,17 +1,8 @@
-"""Export a trained policy as a TensorFlow SavedModel that needs neither tfpg nor Gymnasium to run.
+"""Export a trained policy as a SavedModel, ONNX and/or TFLite (LiteRT) file that runs without tfpg.
 
-The exported ``tf.Module`` takes raw observations, exactly as the env returns them: the training env's
-observation normalization (mean/variance and the clip) is baked in as constants, and Box actions come out
-clipped to the action bounds, as the env receives them. Signatures:
-    serving_default(observations) -> {"actions"}   deterministic (the distribution's mode)
-    sample(observations)          -> {"actions"}   stochastic (a generator saved with the model)
-    value(observations)           -> {"value"}     V(s)
-Load with ``tf.saved_model.load(DIR).signatures["serving_default"](observations=obs)``.
-
-A recurrent policy's signatures also take ``state`` [B, S] (float32) and ``episode_start`` [B] (bool: True
-where ``observations`` is an episode's first; the state is zeroed first) and the action signatures return the
-next ``state``; ``initial_state(batch)`` -> {"state"} gives the zeros to start from. Step it as the agent does:
-``out = sig(observations=obs, state=state, episode_start=start); state = out["state"]``.
+``export_policy`` refuses non-finite weights, builds the graph (export_graph.py: its inputs, outputs and
+signatures are documented there), writes the SavedModel, converts it (export_formats.py), runs every converted
+file in its own runtime on real observations against the SavedModel, and only then moves the result into place.
 """
 
 from __future__ import annotations
@@ -24,159 +15,188 @@ from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
-import tensorflow as tf
-from gymnasium.vector import VectorWrapper
-from gymnasium.wrappers.vector import NormalizeObservation
 
+from agents.run import export_formats as formats_lib
 from agents.run.building import Run
+from agents.run.export_graph import ExportedPolicy, ExportInput, ExportInputError, raw_env
+
+__all__ = ["ExportInputError", "ExportVerificationError", "ExportedPolicy", "check_finite", "export_policy"]
 
 
-class ExportedPolicy(tf.Module):
-    """A run's policy with its observation normalization baked in; see the module docstring."""
-
-    def __init__(self, run: Run, seed: int = 0) -> None:
-        super().__init__(name="tfpg_policy")
-        raw_space = _raw_observation_space(run.env)
-        if isinstance(raw_space, gym.spaces.Dict):
-            raise ValueError(
-                f"Export supports array observation spaces; {run.config.run.env_id} has a Dict space "
-                f"({raw_space}). Use the checkpoint with tfpg instead."
-            )
-        self.model = run.policy.model
-        self.generator = tf.random.Generator.from_seed(seed)
-        self._distribution = run.policy.distribution
-        self._input_dtype = run.policy.obs_spec.dtype
-        self._normalization = _normalization_constants(run)
-        action_space = run.policy.action_space
-        self._action_bounds = (
-            (tf.constant(action_space.low, tf.float32), tf.constant(action_space.high, tf.float32))
-            if isinstance(action_space, gym.spaces.Box)
-            else None
-        )
-        spec = tf.TensorSpec([None, *raw_space.shape], tf.as_dtype(raw_space.dtype), name="observations")
-        self.recurrent = run.policy.recurrent
-        signature = [spec]
-        if self.recurrent:  # + the state before the step and where episodes start
-            self.state_size = run.policy.state_size
-            signature += [
-                tf.TensorSpec([None, self.state_size], tf.float32, name="state"),
-                tf.TensorSpec([None], tf.bool, name="episode_start"),
-            ]
-            self.initial_state = tf.function(
-                self._initial_state, input_signature=[tf.TensorSpec([], tf.int32, name="batch")]
-            )
-        self.deterministic = tf.function(self._deterministic, input_signature=signature)
-        self.sample = tf.function(self._sample, input_signature=signature)
-        self.value = tf.function(self._value, input_signature=signature)
-
-    def _inputs(self, obs: tf.Tensor) -> tf.Tensor:
-        """Raw observations [B, ...] → what the network saw in training (Gymnasium's formula and dtypes)."""
-        if self._normalization is None:
-            return tf.cast(obs, self._input_dtype)
-        mean, var, epsilon, low, high = self._normalization
-        x = tf.cast((tf.cast(obs, tf.float64) - mean) / tf.sqrt(var + epsilon), tf.float32)
-        return tf.cast(tf.clip_by_value(x, low, high), self._input_dtype)
-
-    def _to_env(self, actions: tf.Tensor) -> dict[str, tf.Tensor]:
-        if self._action_bounds is not None:
-            actions = tf.clip_by_value(actions, *self._action_bounds)
-        return {"actions": actions}
-
-    def _actions(self, actions, out) -> dict[str, tf.Tensor]:
-        result = self._to_env(actions)
-        if self.recurrent:
-            result["state"] = out["state"]
-        return result
-
-    def _deterministic(self, obs, *recurrent):
-        out = self.model(self._inputs(obs), *recurrent, training=False)
-        return self._actions(self._distribution.mode(out["policy"]), out)
-
-    def _sample(self, obs, *recurrent):
-        out = self.model(self._inputs(obs), *recurrent, training=False)
-        return self._actions(self._distribution.sample(out["policy"], self.generator), out)
-
-    def _value(self, obs, *recurrent):
-        return {"value": self.model(self._inputs(obs), *recurrent, training=False)["value"]}
-
-    def _initial_state(self, batch):
-        return {"state": tf.zeros(tf.stack([batch, self.state_size]), tf.float32)}
+class ExportVerificationError(RuntimeError):
+    """A converter failed, or its file's outputs differ from the SavedModel's; nothing was written."""
 
 
-def _raw_observation_space(env):
-    """What the registered env returns, before tfpg's observation normalization (not ``env.unwrapped``'s: an
-    env's own vector wrappers, e.g. tfpg/CartPoleNoVel-v1's hidden velocities, are part of it)."""
-    inner = env
-    while isinstance(inner, VectorWrapper):
-        if isinstance(inner, NormalizeObservation):
-            return inner.env.single_observation_space
-        inner = inner.env
-    return env.single_observation_space
+def check_finite(run: Run) -> None:
+    """Refuse a checkpoint whose weights or normalization statistics hold NaN or inf.
 
-
-def _normalization_constants(run: Run):
-    """(mean, var, epsilon, clip low, clip high) of the training env's observation normalizer, or None."""
-    state = run.normalization.state()
-    if "obs_mean" not in state:
-        return None
-    env, epsilon = run.env, None
-    while epsilon is None and isinstance(env, VectorWrapper):
-        epsilon = env.epsilon if isinstance(env, NormalizeObservation) else None
-        env = env.env
-    space = run.policy.observation_space  # the clipped Box the normalizer's output is bounded to
-    return (
-        tf.constant(state["obs_mean"], tf.float64),
-        tf.constant(state["obs_var"], tf.float64),
-        tf.constant(float(epsilon), tf.float64),
-        tf.constant(np.asarray(space.low, np.float32)),
-        tf.constant(np.asarray(space.high, np.float32)),
-    )
-
-
-def export_saved_model(
-    run: Run, out_dir: str | os.PathLike, seed: int = 0, metadata: dict | None = None
-) -> Path:
-    """Write the SavedModel into ``out_dir`` (which must not exist or be empty), atomically.
-
-    Also writes ``out_dir/tfpg_export.json`` (env id, spaces, signatures, ``metadata``).
+    Raises:
+        ExportInputError: Naming every non-finite variable (and how many of its entries are bad).
     """
-    out_dir = Path(out_dir)
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise FileExistsError(
-            f"{out_dir} already exists and is not empty; pick a new --out (nothing is overwritten)."
+    bad = []
+    for var in run.policy.model.variables:
+        values = np.asarray(var.numpy())
+        if not np.isfinite(values).all():
+            name = var.path.split("/", 1)[-1]  # without the model's name, which Keras numbers per process
+            bad.append(f"{name} ({np.count_nonzero(~np.isfinite(values))} of {values.size} entries)")
+    for key, values in run.normalization.state().items():
+        if not np.isfinite(values).all():
+            bad.append(
+                f"normalization/{key} ({np.count_nonzero(~np.isfinite(values))} of {values.size} entries)"
+            )
+    if bad:
+        raise ExportInputError(
+            f"The checkpoint has non-finite weights (NaN or inf), so every exported format would output NaN: "
+            f"{', '.join(bad)}. The run diverged before this checkpoint; export an earlier one "
+            f"(--checkpoint best, or --checkpoint RUN/checkpoint/ckpt-STEP)."
         )
+
+
+def export_policy(
+    run: Run,
+    out_dir: str | os.PathLike,
+    formats: tuple[str, ...] = ("savedmodel",),
+    seed: int = 0,
+    metadata: dict | None = None,
+) -> dict[str, dict]:
+    """Write the policy in each format into ``out_dir`` (which must not exist or be empty), atomically.
+
+    One format: ``out_dir`` is the SavedModel directory, or holds ``policy.onnx`` / ``policy.tflite``; several:
+    one subdirectory per format (``out_dir/savedmodel``, ``out_dir/onnx``, ``out_dir/tflite``). Each directory
+    gets a ``tfpg_export.json`` (env, spaces, inputs, outputs, what was left out and why, the check against the
+    SavedModel, and ``metadata``). ONNX and TFLite are converted from the SavedModel and run in their own
+    runtime on 64 real observations before anything is written.
+
+    Returns:
+        Format → the ``tfpg_export.json`` content written for it.
+
+    Raises:
+        ExportInputError: A converter is not installed, the weights are not finite, or ``out_dir`` is taken.
+        ExportVerificationError: A converter failed or its file disagrees with the SavedModel.
+    """
+    missing = formats_lib.missing_modules(formats)
+    if missing:
+        raise ExportInputError(
+            f"Export to {', '.join(formats)} needs {', '.join(missing)} (not installed); install the "
+            f"converters with: {formats_lib.INSTALL_HINT}"
+        )
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise ExportInputError(
+            f"{out_dir} already exists and is not an empty directory; pick a new --out (nothing is overwritten)."
+        )
+    if run.policy.recurrent and tuple(formats) != ("savedmodel",):
+        raise ExportInputError(
+            f"A recurrent policy exports as a SavedModel only (its signatures carry the state); "
+            f"{', '.join(f for f in formats if f != 'savedmodel')} is not supported for it yet. "
+            f"Use --format savedmodel."
+        )
+    check_finite(run)
     module = ExportedPolicy(run, seed)
-    signatures = {
-        "serving_default": module.deterministic.get_concrete_function(),
-        "sample": module.sample.get_concrete_function(),
-        "value": module.value.get_concrete_function(),
-    }
-    if module.recurrent:
-        signatures["initial_state"] = module.initial_state.get_concrete_function()
+    feeds = sample_inputs(run, list(module.inputs), seed=seed)
+    discrete = not isinstance(run.policy.action_space, gym.spaces.Box)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
-        tf.saved_model.save(module, str(tmp), signatures=signatures)
-        info = {
-            "env_id": run.config.run.env_id,
-            "algo": run.config.run.algo,
-            "observation_space": str(_raw_observation_space(run.env)),
-            "action_space": str(run.policy.action_space),
-            "observation_normalization_baked_in": module._normalization is not None,
-            "signatures": {
-                "serving_default": "deterministic actions",
-                "sample": "sampled actions",
-                "value": "V(s)",
-                **({"initial_state": "zeros [batch, state_size]"} if module.recurrent else {}),
-            },
-            **({"recurrent_state_size": module.state_size} if module.recurrent else {}),
-            **(metadata or {}),
-        }
-        (tmp / "tfpg_export.json").write_text(json.dumps(info, indent=2) + "\n")
+        dirs = {fmt: tmp if len(formats) == 1 else tmp / fmt for fmt in formats}
+        saved_model = dirs.get("savedmodel", tmp / ".savedmodel")  # a scratch copy when not asked for
+        module.save(str(saved_model))
+        reference = formats_lib.run_saved_model(saved_model, feeds)
+        infos = {}
+        for fmt in formats:
+            dirs[fmt].mkdir(exist_ok=True)
+            check = _convert_and_verify(fmt, saved_model, dirs[fmt], feeds, reference, discrete)
+            infos[fmt] = _export_info(run, module, fmt, check, metadata)
+            (dirs[fmt] / "tfpg_export.json").write_text(json.dumps(infos[fmt], indent=2) + "\n")
+        if "savedmodel" not in formats:
+            shutil.rmtree(saved_model)
         if out_dir.exists():
             out_dir.rmdir()  # empty (checked above)
         os.replace(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return out_dir
+    return infos
+
+
+def _convert_and_verify(fmt, saved_model, directory, feeds, reference, discrete) -> dict | None:
+    if fmt == "savedmodel":
+        return None
+    path = directory / formats_lib.FILES[fmt]
+    try:
+        formats_lib.CONVERTERS[fmt](saved_model, path)
+        got = formats_lib.RUNNERS[fmt](path, feeds)
+    except Exception as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ExportVerificationError(f"{fmt} conversion failed: {first}; nothing was written.") from err
+    passed, report = formats_lib.verify(reference, got, discrete)
+    if not passed:
+        raise ExportVerificationError(
+            f"The {fmt} model disagrees with the SavedModel on {len(reference['values'])} real observations "
+            f"({report}); nothing was written. Please report this with the run's config.json."
+        )
+    return report
+
+
+def _export_info(
+    run: Run, module: ExportedPolicy, fmt: str, check: dict | None, metadata: dict | None
+) -> dict:
+    outputs = module.deterministic.get_concrete_function().structured_outputs
+    info = {
+        "format": fmt,
+        "file": formats_lib.FILES[fmt],
+        "env_id": run.config.run.env_id,
+        "algo": run.config.run.algo,
+        "observation_space": str(raw_env(run.env).single_observation_space),
+        "action_space": str(run.policy.action_space),
+        "observation_normalization_baked_in": module.normalized,
+        "inputs": [
+            {"name": i.name, "shape": i.spec.shape.as_list(), "dtype": i.spec.dtype.name, "role": i.role}
+            | ({"observation_key": list(i.path)} if i.path else {})
+            for i in module.inputs
+        ],
+        "outputs": {k: {"shape": t.shape.as_list(), "dtype": t.dtype.name} for k, t in outputs.items()},
+    }
+    if fmt == "savedmodel":
+        info["signatures"] = {
+            "serving_default": "deterministic actions and V(s)",
+            "sample": "sampled actions",
+            "value": "V(s) (as `value`)",
+        }
+        if module.recurrent:
+            info["signatures"]["initial_state"] = "zeros [batch, state_size]: the state at an episode start"
+            info["recurrent_state_size"] = module.state_size
+    else:
+        info["signatures"] = {"serving_default": "deterministic actions and V(s)"} if fmt == "tflite" else {}
+        info["omitted"] = dict(formats_lib.OMITTED)
+        info["verified_against_savedmodel"] = check
+    return {**info, **(metadata or {})}
+
+
+def sample_inputs(run: Run, inputs: list[ExportInput], n: int = 64, seed: int = 0) -> dict[str, np.ndarray]:
+    """``n`` real raw observations, one array per input name, from the run's own env with random actions.
+
+    Steps the innermost vector env of ``run.env`` (below the normalization wrappers, so the observations are
+    raw); the run's env is of no further use to an export.
+    """
+    env = raw_env(run.env)
+    env.action_space.seed(seed)
+    obs, _ = env.reset(seed=seed)
+    rows = []
+    while len(rows) * env.num_envs < n:
+        rows.append(obs)
+        obs, *_ = env.step(env.action_space.sample())
+    feeds = {}
+    rng = np.random.default_rng(seed)
+    for inp in inputs:  # masking inputs will need their own sample here
+        if inp.role == "state":  # a state the network could have reached, mid-episode
+            feeds[inp.name] = rng.normal(scale=0.3, size=(n, *inp.spec.shape[1:])).astype(np.float32)
+        if inp.role == "episode_start":
+            feeds[inp.name] = rng.random(n) < 0.25
+        if inp.role != "observations":
+            continue
+        leaf = rows
+        for key in inp.path:
+            leaf = [row[key] for row in leaf]
+        feeds[inp.name] = np.concatenate(leaf)[:n].astype(inp.spec.dtype.as_numpy_dtype)
+    return feeds

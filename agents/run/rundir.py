@@ -14,10 +14,15 @@ says what to do, and writes nothing before the input is known to be good.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
+import fcntl
 import json
 import os
+import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,19 +52,91 @@ class RunDirError(RunInputError, FileExistsError):
 def write_json_atomic(path: Path, data: dict) -> None:
     """Write JSON to a temp file and rename it over ``path``: readers see the old or the new file, whole."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # e.g. a full disk: no half-written leftover beside the good file
+        raise
+
+
+LOCK_FILE = ".tfpg.lock"
+"""Held (``flock``) by the process writing the run; released by the kernel when that process ends, even by kill -9."""
+
+
+def _holds_files(run_dir: Path) -> bool:
+    return run_dir.exists() and any(p.name != LOCK_FILE for p in run_dir.iterdir())
 
 
 def check_run_dir(logdir: str, run_name: str) -> Path:
     """``logdir/run_name``, refusing one that already holds files (never overwrite a run). Creates nothing."""
     run_dir = Path(logdir) / run_name
-    if run_dir.exists() and any(run_dir.iterdir()):
+    if Path(run_name).is_absolute() or ".." in Path(run_name).parts:
+        raise RunDirError(
+            f"--run-name {run_name!r} must be a plain name inside --logdir (no '..', not absolute)."
+        )
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunDirError(f"{run_dir} exists and is not a directory; pick another --logdir or --run-name.")
+    if _holds_files(run_dir):
         raise RunDirError(
             f"Run directory {run_dir} already exists and is not empty; tfpg never overwrites a run. "
             f"Pick another --run-name, move that directory away, or continue it with --resume {run_dir}."
         )
     return run_dir
+
+
+def is_disk_full(err: BaseException) -> bool:
+    """Whether ``err`` is a failed write for lack of space (``OSError`` ENOSPC or TensorFlow's wrapper of it)."""
+    return getattr(err, "errno", None) == errno.ENOSPC or "No space left on device" in str(err)
+
+
+@contextlib.contextmanager
+def claim_run_dir(run_dir: Path, new: bool) -> Iterator[None]:
+    """Hold ``run_dir`` for this process: a second tfpg process writing the same run is refused.
+
+    Args:
+        run_dir: the run directory (created if missing).
+        new: a new run: the directory must not hold a run (checked again under the lock, so two trainings
+            started at once with the same name cannot both pass).
+
+    Raises:
+        RunDirError: another process holds the run, or a new run's directory holds files.
+    """
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise RunDirError(
+            f"Cannot create the run directory {run_dir}: {err}. Pick a writable --logdir."
+        ) from err
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunDirError(
+                f"Run directory {run_dir} is being written by another tfpg process right now; wait for it to "
+                f"finish, or pick another --run-name."
+            ) from None
+        if new and _holds_files(run_dir):
+            raise RunDirError(
+                f"Run directory {run_dir} was filled by another process after this one checked it; tfpg never "
+                f"overwrites a run. Pick another --run-name."
+            )
+        yield
+    finally:
+        os.close(fd)
+
+
+def clear_unstarted(run_dir: Path) -> None:
+    """Remove what a run wrote before its first checkpoint (config.json, event files, best/, videos/,
+    summary.json), so that it can start again in place from step 0. Only for a run with no checkpoint."""
+    for path in run_dir.iterdir():
+        if path.name == LOCK_FILE:
+            continue
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def default_run_name(config: ResolvedConfig) -> str:
@@ -180,9 +257,13 @@ def trim_events_after(run_dir: Path, step: int) -> int:
         if not dropped:
             continue
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        with tf.io.TFRecordWriter(str(tmp)) as writer:
-            for record in kept:
-                writer.write(record)
-        os.replace(tmp, path)
+        try:
+            with tf.io.TFRecordWriter(str(tmp)) as writer:
+                for record in kept:
+                    writer.write(record)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # e.g. a full disk: the original event file stays as it was
+            raise
         removed += dropped
     return removed

@@ -38,8 +38,22 @@ from agents.run.building import (
     restore_run,
     sync_eval_normalization,
 )
+from agents.run.guards import (
+    NonFiniteError,
+    first_non_finite_metric,
+    first_non_finite_rollout_field,
+    first_non_finite_weight,
+)
 from agents.run.logging import TensorBoardLogger
-from agents.run.rundir import CONFIG_FILE, SUMMARY_FILE, check_run_dir, trim_events_after, write_json_atomic
+from agents.run.rundir import (
+    CONFIG_FILE,
+    SUMMARY_FILE,
+    check_run_dir,
+    claim_run_dir,
+    clear_unstarted,
+    trim_events_after,
+    write_json_atomic,
+)
 from agents.run.summaries import log_policy_video, log_run_header, policy_histograms, policy_scalars
 from envs.wrappers import get_normalization_state
 
@@ -61,12 +75,18 @@ def train(
     ``callback(env_steps, rollout, episodes, metrics)`` and may return a dict of scalars to log at that step.
 
     Envs, network and agent are built (and on resume the checkpoint restored and validated) before anything
-    is written, so bad input leaves the run directory untouched. On SIGINT/SIGTERM the run saves a
-    checkpoint and returns a summary with ``"interrupted": True`` and ``"signal"``.
+    is written, so bad input leaves the run directory untouched. The run directory is then held by this process
+    (a second training into it is refused). Resuming a run that stopped before its first checkpoint starts it
+    again in place from step 0. On SIGINT/SIGTERM (from the start on, warm-up included) the run saves a
+    checkpoint and returns a summary with ``"interrupted": True`` and ``"signal"``; a signal that arrives
+    before anything is written raises ``StoppedBeforeStart`` instead.
 
     Raises:
-        RunDirError: a new run's directory already holds files.
-        CheckpointError: on resume, the checkpoint is missing, corrupt or from another run.
+        RunDirError: a new run's directory already holds files, or another process is writing the run.
+        CheckpointError: on resume, the checkpoint is corrupt or from another run.
+        NonFiniteError: NaN/Inf in a rollout, an update or the weights (summary.json says so; nothing after
+            the last good checkpoint is saved).
+        StoppedBeforeStart: a signal arrived before the run directory was written.
     """
     start = time.perf_counter()
     run_dir = Path(run_dir)
@@ -74,18 +94,35 @@ def train(
         check_run_dir(str(run_dir.parent), run_dir.name)
     if config.run.backend == "ray":
         import_ray()  # before anything is built or written: says how to install it when it is missing
-    run = build_run(config)
-    try:
-        start_steps = 0
-        if resume:
-            restore_run(run, ckpt.resolve_checkpoint(run_dir, "latest"))
-            start_steps = int(run.counters["env_steps"].numpy())
-            _recall_best_return(run, run_dir)
-        # --- input is good: from here on the run directory is written ---
-        session = Session(run, run_dir, start_steps, resume, command, progress)
-        return session.train(start, callbacks)
-    finally:
-        run.close()
+    with GracefulStop() as stop:
+        run = build_run(config)
+        try:
+            restart = resume and ckpt.latest_in(run_dir / ckpt.CHECKPOINT_DIR) is None
+            start_steps = 0
+            if resume and not restart:
+                restore_run(run, ckpt.resolve_checkpoint(run_dir, "latest"))
+                start_steps = int(run.counters["env_steps"].numpy())
+                _recall_best_return(run, run_dir)
+            if stop.signum is not None:
+                raise StoppedBeforeStart(stop.signum)
+            # --- input is good: from here on the run directory is written ---
+            with claim_run_dir(run_dir, new=not resume):
+                if restart:
+                    print(f"tfpg: {run_dir} has no checkpoint yet (it stopped before its first save): "
+                          f"starting it again from step 0 with its config.json", file=sys.stderr)  # fmt: skip
+                    clear_unstarted(run_dir)
+                session = Session(run, run_dir, start_steps, resume and not restart, command, progress)
+                return session.train(start, callbacks, stop)
+        finally:
+            run.close()
+
+
+class StoppedBeforeStart(KeyboardInterrupt):
+    """SIGINT/SIGTERM arrived before the run directory was written: nothing was saved, nothing needs resuming."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 
 class Session:
@@ -116,72 +153,72 @@ class Session:
         self.prior_time = float(run.counters["train_time_s"].numpy())
         self.session_start, self.eval_time = time.perf_counter(), 0.0
 
-    def train(self, start: float, callbacks: Sequence[MetricsCallback]) -> dict[str, Any]:
+    def train(self, start: float, callbacks: Sequence[MetricsCallback], stop: GracefulStop) -> dict[str, Any]:
         """The loop: warm up, then collect → learn → log → evaluate → checkpoint until the budget is spent."""
         run, rc = self.run, self.run.config.run
         self._warm_up()
         # New episodes after a resume: not the ones the run started with.
         collection = make_collection(run.config, run.env, run.policy, seed=rc.seed + self.start_steps)
-        self.session_start = (
-            time.perf_counter()
-        )  # training time starts now: compiling and env set-up are start-up
+        # Training time starts now: compiling and env set-up are start-up.
+        self.session_start = time.perf_counter()
         self.bar = tqdm(total=self.total_steps, initial=self.start_steps, unit="step", disable=not self.progress,
                         mininterval=0.5, file=sys.stderr)  # fmt: skip
         recent_returns: deque[float] = deque(maxlen=20)
         unlogged = EpisodeStats()  # episodes that finished since the last write
         snapshot = None  # the first rollout takes the current weights itself
-        result, aborted = None, False
-        with GracefulStop() as stop:
-            try:
-                while self.steps < self.total_steps and stop.signum is None:
-                    t0 = time.perf_counter()
-                    rollout, episodes, collect_scalars = collection.collect(snapshot)
-                    t1 = time.perf_counter()
-                    metrics, snapshot = run.agent.learn(rollout, progress=self.steps / self.total_steps)
-                    t2 = time.perf_counter()
-                    self.steps += self.steps_per_rollout
-                    self.updates += 1
-                    if rc.histogram_every and self.updates % rc.histogram_every == 0:
-                        self._log_histograms(rollout)
-                    recent_returns.extend(episodes.returns)
-                    unlogged.merge(episodes)
-                    if self.updates % rc.log_every == 0 or self.steps >= self.total_steps:
-                        scalars = {f"train/{k}": v for k, v in metrics.items()}  # the latest update's
-                        scalars.update(collect_scalars)
-                        scalars["time/collect_s"], scalars["time/update_s"] = t1 - t0, t2 - t1
-                        scalars["time/sps"] = self.steps / max(self.train_time(), 1e-9)
-                        unlogged.env_s, unlogged.act_s = (
-                            episodes.env_s,
-                            episodes.act_s,
-                        )  # the latest rollout's
-                        scalars.update(unlogged.scalars())
-                        scalars.update(policy_scalars(run.policy))
-                        for callback in callbacks:
-                            scalars.update(callback(self.steps, rollout, episodes, metrics) or {})
-                        self.logger.write(scalars, step=self.steps)
-                        unlogged = EpisodeStats()
-                    if self.steps < self.total_steps and self._crossed(rc.eval_every):
-                        self.evaluate_and_keep_best()
-                    if self.steps < self.total_steps and self._crossed(self.checkpoint_every):
-                        self.save_latest()
-                    self._show_progress(recent_returns)
-                self.bar.close()
-                if stop.signum is None and self.steps > self.start_steps:
-                    result = self.evaluate_and_keep_best()
-                elif stop.signum is None and self.steps:
-                    # Resumed a run that had finished training (e.g. killed before its summary): evaluate only.
-                    result = _evaluate(run, rc.eval_episodes)
-                if self.steps != self.last_saved:
+        result, aborted, failure = None, False, None
+        try:
+            while self.steps < self.total_steps and stop.signum is None:
+                t0 = time.perf_counter()
+                rollout, episodes, collect_scalars = collection.collect(snapshot)
+                self._stop_if(first_non_finite_rollout_field(rollout), "the rollout collected")
+                t1 = time.perf_counter()
+                metrics, snapshot = run.agent.learn(rollout, progress=self.steps / self.total_steps)
+                t2 = time.perf_counter()
+                self._stop_if(first_non_finite_metric(metrics), "the update's metrics")
+                self.steps += self.steps_per_rollout
+                self.updates += 1
+                if rc.histogram_every and self.updates % rc.histogram_every == 0:
+                    self._log_histograms(rollout)
+                recent_returns.extend(episodes.returns)
+                unlogged.merge(episodes)
+                if self.updates % rc.log_every == 0 or self.steps >= self.total_steps:
+                    scalars = {f"train/{k}": v for k, v in metrics.items()}  # the latest update's
+                    scalars.update(collect_scalars)
+                    scalars["time/collect_s"], scalars["time/update_s"] = t1 - t0, t2 - t1
+                    scalars["time/sps"] = self.steps / max(self.train_time(), 1e-9)
+                    # Phase times are the latest rollout's; episodes are all those since the last write.
+                    unlogged.env_s, unlogged.act_s = episodes.env_s, episodes.act_s
+                    scalars.update(unlogged.scalars())
+                    scalars.update(policy_scalars(run.policy))
+                    for callback in callbacks:
+                        scalars.update(callback(self.steps, rollout, episodes, metrics) or {})
+                    self.logger.write(scalars, step=self.steps)
+                    unlogged = EpisodeStats()
+                if self.steps < self.total_steps and self._crossed(rc.eval_every):
+                    self.evaluate_and_keep_best()
+                if self.steps < self.total_steps and self._crossed(self.checkpoint_every):
                     self.save_latest()
-            except KeyboardInterrupt:
-                aborted = (
-                    True  # second signal: the state may be mid-update, so keep the last saved checkpoint
-                )
-            finally:
-                collection.close()
+                self._show_progress(recent_returns)
+            self.bar.close()
+            if stop.signum is None and self.steps > self.start_steps:
+                result = self.evaluate_and_keep_best()
+            elif stop.signum is None and self.steps:
+                # Resumed a run that had finished training (e.g. killed before its summary): evaluate only.
+                result = _evaluate(run, rc.eval_episodes)
+            if self.steps != self.last_saved:
+                self.save_latest()
+        except KeyboardInterrupt:  # second signal: the state may be mid-update, keep the last checkpoint
+            aborted = True
+        except NonFiniteError as err:
+            failure = err  # nothing more is saved: the last checkpoint is the last good one
+        finally:
+            collection.close()
         self.logger.close()
-        summary = self._summary(start, result, aborted, stop.signum)
+        summary = self._summary(start, result, aborted, stop.signum, failure)
         write_json_atomic(self.run_dir / SUMMARY_FILE, summary)
+        if failure is not None:
+            raise failure
         if aborted:
             raise KeyboardInterrupt
         return summary
@@ -217,6 +254,26 @@ class Session:
             sps = self.steps / max(self.train_time(), 1e-9)
             self.bar.set_postfix(sps=f"{sps:.0f}", ret=f"{np.mean(recent_returns):.1f}", refresh=False)
 
+    def _stop_if(self, quantity: str | None, where: str) -> None:
+        """Raise ``NonFiniteError`` when a check found a non-finite ``quantity`` (None: all finite)."""
+        if quantity is None:
+            return
+        latest = ckpt.latest_in(self.run_dir / ckpt.CHECKPOINT_DIR)
+        kept = (
+            f"the last good checkpoint is {latest} (resume from it with --resume)"
+            if latest
+            else "no checkpoint was saved"
+        )
+        raise NonFiniteError(
+            f"Non-finite {quantity} (NaN or Inf) in {where} at env step {self.steps}: training stopped and nothing "
+            f"after it was saved; {kept}. Check the env's observations and rewards, or lower the learning rate."
+        )
+
+    def _save(self, manager) -> str:
+        """A checkpoint at this step, refused when a weight is not finite (it would be a broken model)."""
+        self._stop_if(first_non_finite_weight(self.run.policy.model), "the network's weights")
+        return ckpt.save(manager, self.steps)
+
     def sync_counters(self) -> None:
         counters = self.run.counters
         counters["env_steps"].assign(self.steps)
@@ -227,8 +284,9 @@ class Session:
         self.sync_counters()
         self.run.normalization.assign(get_normalization_state(self.run.env))
         self.logger.flush()  # every event up to this step is on disk before the checkpoint that covers it
+        prefix = self._save(self.manager)
         self.last_saved = self.steps
-        return ckpt.save(self.manager, self.steps)
+        return prefix
 
     def evaluate_and_keep_best(self) -> dict:
         run, rc = self.run, self.run.config.run
@@ -246,7 +304,7 @@ class Session:
             run.counters["best_eval_return"].assign(result["mean_return"])
             self.sync_counters()
             run.normalization.assign(get_normalization_state(run.env))  # the statistics it was evaluated with
-            prefix = ckpt.save(self.best_manager, self.steps)
+            prefix = self._save(self.best_manager)
             best = {k: v for k, v in result.items() if k not in ("returns", "lengths")}
             best.update(step=self.steps, checkpoint=str(Path(prefix).relative_to(self.run_dir)))
             write_json_atomic(self.run_dir / ckpt.BEST_DIR / "best.json", best)
@@ -254,16 +312,18 @@ class Session:
         return result
 
     def _summary(
-        self, start: float, result: dict | None, aborted: bool, signum: int | None
+        self, start: float, result: dict | None, aborted: bool, signum: int | None, failure: Exception | None
     ) -> dict[str, Any]:
         rc, run_dir = self.run.config.run, self.run_dir
         latest = ckpt.latest_in(run_dir / ckpt.CHECKPOINT_DIR)
         best_prefix = ckpt.latest_in(run_dir / ckpt.BEST_DIR)
-        saved_time = float(self.run.counters["train_time_s"].numpy()) if not aborted else self.train_time()
-        steps_done = self.steps if not aborted else int(latest.rsplit("-", 1)[1]) if latest else 0
+        # Aborted or failed: what counts is the last checkpoint, not what was computed after it.
+        cut = aborted or failure is not None
+        saved_time = float(self.run.counters["train_time_s"].numpy()) if not cut else self.train_time()
+        steps_done = self.steps if not cut else int(latest.rsplit("-", 1)[1]) if latest else 0
         # A signal that arrives once training is done (e.g. during the final evaluation) stops nothing.
-        stopped_early = aborted or (signum is not None and self.steps < self.total_steps)
-        return {
+        signalled = aborted or (signum is not None and self.steps < self.total_steps)
+        summary = {
             "env": rc.env_id,
             "algo": rc.algo,
             "seed": rc.seed,
@@ -275,14 +335,17 @@ class Session:
             "eval_std_return": result["std_return"] if result else None,
             "eval_mean_length": result["mean_length"] if result else None,
             "eval_episodes": result["episodes"] if result else 0,
-            "interrupted": stopped_early,
-            "signal": (signal.Signals(signum).name if signum else "SIGINT") if stopped_early else None,
+            "interrupted": signalled or failure is not None,
+            "signal": (signal.Signals(signum).name if signum else "SIGINT") if signalled else None,
             "resumed_from_step": self.start_steps if self.resume else None,
             "checkpoint": str(Path(latest).relative_to(run_dir)) if latest else None,
             "best_checkpoint": str(Path(best_prefix).relative_to(run_dir)) if best_prefix else None,
             "best_eval_return": _finite_or_none(self.run.counters["best_eval_return"].numpy()),
             "logging_time_s": round(self.logger.seconds, 3),
         }
+        if failure is not None:
+            summary["error"] = str(failure)
+        return summary
 
 
 class GracefulStop:

@@ -45,6 +45,7 @@ def run_tfpg(case: dict, seed: int, eval_episodes: int, spawned_at: float) -> di
 
     def timed_collect(self, *args):  # timestamps the first rollout (the first env step follows at once)
         first.setdefault("t", time.time())
+        first.setdefault("cpu", time.process_time())
         return collect(self, *args)
 
     collector.RolloutCollector.collect = timed_collect
@@ -60,6 +61,7 @@ def run_tfpg(case: dict, seed: int, eval_episodes: int, spawned_at: float) -> di
     config = resolve_config(case["algo"], case["env"], values)
     with tempfile.TemporaryDirectory() as tmp:
         summary = train(config, Path(tmp) / "run", progress=False)
+        cpu_s = time.process_time() - first["cpu"]
         series = {
             tag: dict(zip(*read_scalars(str(Path(tmp) / "run"), tag), strict=True))
             for tag in ("eval/mean_return", "time/sps")
@@ -78,6 +80,8 @@ def run_tfpg(case: dict, seed: int, eval_episodes: int, spawned_at: float) -> di
         final_return=summary["eval_mean_return"],
         evals=evals,
         start_to_first_step_s=first["t"] - spawned_at,
+        cpu_s=round(cpu_s, 1),
+        steps=summary["total_steps"],
     )
 
 
@@ -105,7 +109,7 @@ def run_sb3(case: dict, seed: int, eval_episodes: int, spawned_at: float) -> dic
 
     class Clock(BaseCallback):
         def _on_training_start(self):
-            self.first = time.time()
+            self.first, self.cpu = time.time(), time.process_time()
             self.start, self.paused, self.evals = time.perf_counter(), 0.0, []
             self.next_eval = case["eval_every"] or None
 
@@ -124,6 +128,7 @@ def run_sb3(case: dict, seed: int, eval_episodes: int, spawned_at: float) -> dic
     clock = Clock()
     model.learn(case["steps"], callback=clock)
     train_time = clock.train_time()
+    cpu_s = time.process_time() - clock.cpu
     final, _ = evaluate_policy(model, eval_env, eval_episodes, deterministic=True)
     return dict(
         sps=round(model.num_timesteps / train_time, 1),
@@ -131,6 +136,8 @@ def run_sb3(case: dict, seed: int, eval_episodes: int, spawned_at: float) -> dic
         final_return=float(final),
         evals=clock.evals,
         start_to_first_step_s=clock.first - spawned_at,
+        cpu_s=round(cpu_s, 1),
+        steps=model.num_timesteps,
     )
 
 
@@ -174,12 +181,13 @@ def spawn(
         *([f"--steps={steps}"] if steps else []),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    load = os.getloadavg()[0]  # the machine is shared: how busy it was as the run ended
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode or not lines:
         return {
             "error": (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
         }
-    return json.loads(lines[-1][len("RESULT ") :])
+    return {**json.loads(lines[-1][len("RESULT ") :]), "load_1min": load}
 
 
 def time_to_threshold(result: dict, threshold: float) -> tuple[float | None, int | None]:
@@ -236,6 +244,8 @@ def compare(
             "reached": sum(r["ttt_s"] is not None for r in ok),
             "runs": len(ok),
             "start_to_first_step_s": _median([r["start_to_first_step_s"] for r in ok]),
+            "steps_per_cpu_s": _median([r["steps"] / r["cpu_s"] for r in ok if r.get("cpu_s")]),
+            "load_1min": [r["load_1min"] for r in ok],
         }
     print_summary(summary, frameworks)
     return summary
@@ -250,11 +260,13 @@ def print_row(row: dict, frameworks: list[str]) -> None:
             continue
         parts.append(
             f"{fw} sps {r['sps']:.0f} ttt {_fmt(r['ttt_s'], '.1f')}s@{_fmt(r['ttt_steps'], 'd')} "
-            f"final {r['final_return']:.1f} start {r['start_to_first_step_s']:.1f}s"
+            f"final {r['final_return']:.1f} start {r['start_to_first_step_s']:.1f}s "
+            f"cpu {r['cpu_s']:.0f}s load {r['load_1min']:.1f}"
         )
     if len(frameworks) == 2 and all("error" not in row[fw] for fw in frameworks):
         a, b = row["tfpg"], row["sb3"]
         parts.append(f"| sps ratio {a['sps'] / b['sps']:.2f}")
+        parts.append(f"steps/cpu-s ratio {(a['steps'] / a['cpu_s']) / (b['steps'] / b['cpu_s']):.2f}")
         if a["ttt_s"] and b["ttt_s"]:
             parts.append(f"ttt ratio {a['ttt_s'] / b['ttt_s']:.2f}")
     print(" ".join(parts), flush=True)
@@ -271,11 +283,16 @@ def print_summary(summary: dict, frameworks: list[str]) -> None:
             f"(steps {_fmt(s['ttt_steps'])}, reached {s['reached']}/{s['runs']})  "
             f"final {_fmt(s['final_return'], '.1f')}"
             f"  solved {s['solved']}/{s['runs']}  start→first step {_fmt(s['start_to_first_step_s'], '.1f')} s"
+            f"  steps per CPU-second {_fmt(s['steps_per_cpu_s'])}"
+            f"  1-min load at each run's end {' '.join(f'{x:.1f}' for x in s['load_1min'])}"
         )
     if len(frameworks) == 2 and summary["tfpg"]["sps"] and summary["sb3"]["sps"]:
         a, b = summary["tfpg"], summary["sb3"]
         ttt = f"{a['ttt_s'] / b['ttt_s']:.2f}" if a["ttt_s"] and b["ttt_s"] else "—"
-        print(f"ratio tfpg/sb3: sps {a['sps'] / b['sps']:.2f}  time-to-threshold {ttt}")
+        cpu = f"{a['steps_per_cpu_s'] / b['steps_per_cpu_s']:.2f}" if a["steps_per_cpu_s"] else "—"
+        print(
+            f"ratio tfpg/sb3: sps {a['sps'] / b['sps']:.2f}  time-to-threshold {ttt}  steps per CPU-second {cpu}"
+        )
     else:
         print(f"tfpg sps / raw env sps: {summary['tfpg']['sps'] / summary['raw_env_sps']:.2f}")
 

@@ -104,3 +104,22 @@ def test_exported_recurrent_policy_steps_like_the_agent_without_tfpg(run_dir, tm
     assert np.abs(np.stack(states)).max() > 1e-2  # the state is really carried
     info = json.loads((out / "tfpg_export.json").read_text())
     assert info["recurrent_state_size"] == 32 and "initial_state" in info["signatures"]
+
+
+def test_a_recurrent_policy_refuses_onnx_and_tflite_before_writing_anything(run_dir, tmp_path, capsys):
+    import export_policy
+
+    from agents.run.export import ExportInputError
+    from agents.run.export import export_policy as export_library
+    from agents.run.loading import load_run
+
+    loaded = load_run(run_dir)
+    try:  # refused whether or not the converters are installed: installing them would not help
+        for formats in [("onnx",), ("tflite",), ("savedmodel", "onnx", "tflite")]:
+            with pytest.raises(ExportInputError, match=r"SavedModel only.*--format savedmodel"):
+                export_library(loaded.run, tmp_path / "lib", formats)
+    finally:
+        loaded.close()
+    assert not (tmp_path / "lib").exists()
+    assert export_policy.main([str(run_dir), "--out", str(tmp_path / "cli"), "--format", "onnx"]) == 2
+    assert "error:" in capsys.readouterr().err and not (tmp_path / "cli").exists()

@@ -71,9 +71,17 @@ def export_policy(
         Format → the ``tfpg_export.json`` content written for it.
 
     Raises:
-        ExportInputError: A converter is not installed, the weights are not finite, or ``out_dir`` is taken.
+        ExportInputError: ONNX or TFLite asked of a recurrent policy, a converter is not installed, the weights
+            are not finite, or ``out_dir`` is taken.
         ExportVerificationError: A converter failed or its file disagrees with the SavedModel.
     """
+    # First: installing a converter would not help.
+    if run.policy.recurrent and tuple(formats) != ("savedmodel",):
+        raise ExportInputError(
+            f"A recurrent policy exports as a SavedModel only (its signatures carry the state); "
+            f"{', '.join(f for f in formats if f != 'savedmodel')} is not supported for it yet. "
+            f"Use --format savedmodel."
+        )
     missing = formats_lib.missing_modules(formats)
     if missing:
         raise ExportInputError(
@@ -84,12 +92,6 @@ def export_policy(
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise ExportInputError(
             f"{out_dir} already exists and is not an empty directory; pick a new --out (nothing is overwritten)."
-        )
-    if run.policy.recurrent and tuple(formats) != ("savedmodel",):
-        raise ExportInputError(
-            f"A recurrent policy exports as a SavedModel only (its signatures carry the state); "
-            f"{', '.join(f for f in formats if f != 'savedmodel')} is not supported for it yet. "
-            f"Use --format savedmodel."
         )
     check_finite(run)
     module = ExportedPolicy(run, seed)

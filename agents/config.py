@@ -51,8 +51,12 @@ class RunConfig:
     """Episodes of the final deterministic evaluation on a separate env."""
     eval_envs: int = 4
     """Parallel environments used for evaluation."""
-    eval_every: int = 0
-    """Evaluate every this many env steps during training (0: only at the end)."""
+    eval_every: int | None = None
+    """Evaluate every this many env steps during training; None (default): about 10 evaluations per run (every
+    ceil(rollouts / 10) rollouts), so every run has an eval/ curve; 0: only at the end."""
+    periodic_eval_episodes: int = 0
+    """Episodes of each evaluation before the final one (the final one plays eval_episodes). 0: eval_episodes
+    when eval_every is set, min(eval_episodes, eval_envs) (one episode per eval env, cheap) when it is None."""
     checkpoint_every: int = 0
     """Save a checkpoint every this many env steps (0: every 10% of total_steps); also at the end and on stop."""
     keep_checkpoints: int = 3
@@ -60,7 +64,16 @@ class RunConfig:
     deterministic_ops: bool = False
     """Turn on TensorFlow op determinism, so two runs with the same seed write identical scalars."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
-    """Extra keyword arguments for gymnasium.make."""
+    """Extra keyword arguments for gymnasium.make (CLI: --env-kwargs KEY=VALUE)."""
+    wrappers: list[dict[str, Any]] = field(default_factory=list)
+    """Gymnasium wrappers applied to every sub-env, innermost first: [{"entry_point": "pkg.module:Wrapper",
+    "kwargs": {...}}] (CLI: --wrapper pkg.module:Wrapper KEY=VALUE ...). The module is imported by name, so
+    evaluation, export and --resume rebuild the same env; vectorization auto becomes sync (a native vector
+    env cannot wrap its sub-envs)."""
+    stop_at_return: float | None = None
+    """Stop training (a normal finished run) once an evaluation's mean return reaches this; None: never."""
+    stop_patience: int = 0
+    """Stop training once this many evaluations in a row have not improved on the best one; 0: never."""
     log_every: int = 1
     """Write scalars every this many updates (and after the last); finished episodes in between are pooled."""
     info_keys: list[str] = field(default_factory=list)
@@ -81,6 +94,9 @@ class RunConfig:
     """Ray cluster to join (else RAY_ADDRESS, else a local Ray started with this machine's CPUs)."""
     worker_timeout_s: float = 300.0
     """Longest wait for one worker's rollout before it is replaced and its share collected again."""
+    worker_cpus: float = 1.0
+    """CPUs Ray reserves per rollout worker (backend=ray). Below 1 packs more workers than cores: for envs that
+    mostly wait (a remote simulator, a game server), not for envs that compute."""
 
 
 @dataclass
@@ -170,6 +186,37 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+def parse_wrapper(tokens: list[str]) -> dict[str, Any]:
+    """``["pkg.module:Wrapper", "k=v", ...]`` (one ``--wrapper``) → ``{"entry_point": ..., "kwargs": {...}}``."""
+    entry_point, *pairs = tokens
+    return wrapper_spec({"entry_point": entry_point, "kwargs": dict(parse_override(p) for p in pairs)})
+
+
+def wrapper_spec(item: Any) -> dict[str, Any]:
+    """One ``wrappers`` entry in its saved form; a bare ``"pkg.module:Wrapper"`` string is accepted.
+
+    Raises:
+        ConfigError: not an entry point of the form module:attribute, or kwargs that are not a mapping.
+    """
+    if isinstance(item, str):
+        item = {"entry_point": item, "kwargs": {}}
+    if not isinstance(item, dict) or set(item) - {"entry_point", "kwargs"}:
+        raise ConfigError(
+            f"Wrapper {item!r} must be 'pkg.module:Wrapper' or {{entry_point: 'pkg.module:Wrapper', kwargs: "
+            f"{{...}}}} (e.g. --wrapper gymnasium.wrappers:TimeAwareObservation)."
+        )
+    entry_point, kwargs = item.get("entry_point"), item.get("kwargs") or {}
+    module, sep, attribute = str(entry_point).partition(":")
+    if not sep or not module or not attribute:
+        raise ConfigError(
+            f"Wrapper {entry_point!r} is not of the form pkg.module:Wrapper (the module to import, a colon, "
+            f"the wrapper class or function in it), e.g. gymnasium.wrappers:TimeAwareObservation."
+        )
+    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+        raise ConfigError(f"Wrapper {entry_point!r}: kwargs must map names to values, got {kwargs!r}.")
+    return {"entry_point": entry_point, "kwargs": kwargs}
+
+
 def resolve_config(algo: str, env_id: str, values: dict[str, Any]) -> ResolvedConfig:
     """Build the run's config: defaults < preset < ``values`` (CLI flags and overrides, in order).
 
@@ -193,6 +240,8 @@ def resolve_config(algo: str, env_id: str, values: dict[str, Any]) -> ResolvedCo
                 f"Valid fields: {', '.join(sorted(owner))}."
             )
         chosen[part][name] = _check_type(parts[part], name, value)
+        if name == "wrappers":
+            chosen[part][name] = [wrapper_spec(item) for item in value]
     built = {part: cls(**chosen[part]) for part, cls in parts.items()}
     _check_backend(built["run"])
     _check_recurrent(built["network"])
@@ -210,6 +259,10 @@ def _check_backend(run: RunConfig) -> None:
         return
     if run.num_workers < 1:
         raise ConfigError(f"num_workers must be at least 1 with backend=ray, got {run.num_workers}.")
+    if not run.worker_cpus > 0:
+        raise ConfigError(
+            f"worker_cpus must be above 0 (e.g. 0.25 for envs that mostly wait), got {run.worker_cpus}."
+        )
     if run.envs_per_worker > 0:
         run.num_envs = run.num_workers * run.envs_per_worker
     elif run.num_envs % run.num_workers:

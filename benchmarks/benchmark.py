@@ -18,6 +18,9 @@ with summary.json) are reused, so an interrupted benchmark picks up where it sto
 run becomes an error row, never an abort. The table goes between ``<!-- benchmark:NAME -->`` markers in
 ``--out`` (NAME = the spec's file stem), so other sections of the file are kept. Curves are read back from
 each run's TensorBoard event files (``rollout/episode_return``) and drawn as mean ± std over seeds.
+With ``--backend ray [--ray-address ADDR]`` every (entry, seed) is a Ray task instead (``--cpus-per-run`` CPUs
+each, spread over the cluster's nodes; see ``agents/run/ray_runs.py``): run directories and logs come back into
+the log dir on this machine, and a run whose node dies is rerun elsewhere (``--retries``) or becomes an error row.
 Exit codes: 0 all runs done, 1 some runs failed (their rows say why), 2 bad input.
 """
 
@@ -141,21 +144,35 @@ def same_config(entry: Entry, seed: int, run_dir: Path) -> bool:
     return all(saved.get(part) == wanted[part] for part in ("run", "network", "agent"))
 
 
-def run_one(entry: Entry, seed: int, logdir: Path, threads: int, timeout: float | None) -> dict:
-    """Train one seed in its own process; returns its summary.json, or {"error": ...}."""
+def reuse_or_clear(entry: Entry, seed: int, logdir: Path) -> dict | None:
+    """A finished run's summary when it was made with this entry's config; else None, with any leftover run
+    directory (failed half-way, or made with other hyperparameters) moved aside so the run can start afresh."""
     run_dir = logdir / entry.run_name(seed)
     summary_path = run_dir / "summary.json"
     if summary_path.exists() and same_config(entry, seed, run_dir):
         return json.loads(summary_path.read_text())
-    if run_dir.exists():  # died half-way, or made with other hyperparameters: keep it aside, start afresh
+    if run_dir.exists():
         why = "stale" if summary_path.exists() else "failed"
         run_dir.rename(run_dir.with_name(f"{run_dir.name}.{why}-{time.strftime('%Y%m%d-%H%M%S')}"))
+    return None
+
+
+def run_env(threads: int) -> dict[str, str]:
+    """Environment of one training process: ``threads`` TF/OpenMP threads, quiet TF, headless MuJoCo."""
+    return {"TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": str(threads),
+            "TF_CPP_MIN_LOG_LEVEL": "3", "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}  # fmt: skip
+
+
+def run_one(entry: Entry, seed: int, logdir: Path, threads: int, timeout: float | None) -> dict:
+    """Train one seed in its own process; returns its summary.json, or {"error": ...}."""
+    reused = reuse_or_clear(entry, seed, logdir)
+    if reused is not None:
+        return reused
+    run_dir = logdir / entry.run_name(seed)
+    summary_path = run_dir / "summary.json"
     cmd = [sys.executable, str(ROOT / "scripts" / "train_agent.py"), "--no-progress", *entry.train_args(seed)]
     cmd += ["--logdir", str(logdir), "--run-name", run_dir.name]
-    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1"}
-    env.update(
-        OMP_NUM_THREADS=str(threads), TF_CPP_MIN_LOG_LEVEL="3", MUJOCO_GL=os.environ.get("MUJOCO_GL", "egl")
-    )
+    env = {**os.environ, **run_env(threads)}
     log_path = logdir / f"{run_dir.name}.log"
     try:
         with open(log_path, "w") as log:
@@ -169,6 +186,45 @@ def run_one(entry: Entry, seed: int, logdir: Path, threads: int, timeout: float 
         last = next((ln for ln in reversed(lines) if "error" in ln.lower()), lines[-1] if lines else "")
         return {"error": f"exit {proc.returncode}: {last.strip()[:200]} (log: {log_path})"}
     return json.loads(summary_path.read_text())
+
+
+def run_all_ray(entries: list[Entry], logdir: Path, args) -> dict:
+    """Every (entry, seed) as a Ray task on the cluster at ``args.ray_address`` (or a local Ray), each with
+    ``args.cpus_per_run`` CPUs; run directories come back into ``logdir``. {(entry index, seed): result}."""
+    from agents.run.ray_runs import RunRequest, run_on_ray
+
+    results, requests = {}, {}
+    for i, entry in enumerate(entries):
+        for seed in entry.seeds:
+            reused = reuse_or_clear(entry, seed, logdir)
+            if reused is not None:
+                results[(i, seed)] = reused
+            else:
+                requests[entry.run_name(seed)] = (
+                    (i, seed),
+                    RunRequest(
+                        entry.run_name(seed),
+                        tuple(entry.train_args(seed)),
+                        run_env(args.threads),
+                        args.timeout,
+                    ),
+                )
+    total = len(results) + len(requests)
+
+    def record(result) -> None:
+        key = requests[result.name][0]
+        results[key] = (
+            {"error": result.error}
+            if result.error
+            else json.loads((result.run_dir / "summary.json").read_text())
+        )
+        status = result.error or f"eval {results[key].get('eval_mean_return')} (node {str(result.node)[:8]})"
+        print(f"[{len(results)}/{total}] {entries[key[0]].name} {entries[key[0]].env} seed {key[1]}: {status}",
+              flush=True)  # fmt: skip
+
+    run_on_ray([request for _, request in requests.values()], logdir, args.ray_address, args.cpus_per_run,
+               args.retries, on_result=record)  # fmt: skip
+    return results
 
 
 def run_all(entries: list[Entry], logdir: Path, jobs: int, threads: int, timeout: float | None) -> dict:
@@ -238,10 +294,32 @@ def main(argv: list[str] | None = None) -> int:
         help="run only these entries (ALGO-LABEL:ENV for a labelled one)",
     )
     parser.add_argument("--timeout", type=float, help="seconds before a single run is killed (default: none)")
+    parser.add_argument(
+        "--backend",
+        choices=["local", "ray"],
+        default="local",
+        help="local: --jobs processes on this machine (default); ray: every run a Ray task on a cluster",
+    )
+    parser.add_argument("--ray-address", help="Ray cluster to join (default: RAY_ADDRESS, else a local Ray)")
+    parser.add_argument("--cpus-per-run", type=float, default=1, help="with --backend ray: CPUs per run (1)")
+    parser.add_argument(
+        "--retries", type=int, default=2, help="with --backend ray: reruns of a run whose node died (2)"
+    )
     args = parser.parse_args(argv)
-    if args.jobs < 1:
-        print("error: --jobs must be at least 1", file=sys.stderr)
+    if args.jobs < 1 or args.cpus_per_run <= 0 or args.retries < 0:
+        print(
+            "error: --jobs must be at least 1, --cpus-per-run above 0, --retries at least 0", file=sys.stderr
+        )
         return 2
+    if args.backend == "ray":
+        args.threads = args.threads or max(1, int(args.cpus_per_run))
+        from agents.experience.ray_session import RayAddressError, check_ray_address
+
+        try:  # before any training: is a cluster there at all?
+            check_ray_address(args.ray_address)
+        except RayAddressError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     args.threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)
     try:
         import matplotlib  # noqa: F401  (fail now, not after hours of training)
@@ -264,7 +342,10 @@ def main(argv: list[str] | None = None) -> int:
     plots_dir = (args.plots or ROOT / "benchmarks" / "plots" / name).resolve()
     logdir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    results = run_all(entries, logdir, args.jobs, args.threads, args.timeout)
+    if args.backend == "ray":
+        results = run_all_ray(entries, logdir, args)
+    else:
+        results = run_all(entries, logdir, args.jobs, args.threads, args.timeout)
     if args.only:  # rows of the entries not run this time, from earlier runs in logdir, stay in the table
         earlier = [e for e in all_entries if e not in entries and finished(e, logdir)]
         results.update(collect(earlier, logdir, offset=len(entries)))

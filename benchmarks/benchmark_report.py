@@ -132,12 +132,17 @@ def render(
         ok &= entry_ok
     links = [f"![{env}]({os.path.relpath(p, out.parent)})" for env, p in plots.items()]
     only = "".join(f" --only {o}" for o in args.only)
+    if getattr(args, "backend", "local") == "ray":
+        how = f"a Ray cluster, one task of {args.cpus_per_run:g} CPU(s) per run"
+        flags = f"--backend ray --cpus-per-run {args.cpus_per_run:g}"
+    else:
+        how, flags = f"{machine()}, `--jobs {args.jobs}` runs at a time", f"--jobs {args.jobs}"
     return "\n".join(
         [
             f"<!-- benchmark:{name} -->",
-            f"Measured {time.strftime('%Y-%m-%d')} on {machine()}, `--jobs {args.jobs}` runs at a time with "
+            f"Measured {time.strftime('%Y-%m-%d')} on {how} with "
             f"{args.threads} thread(s) each; {fmt_time(elapsed)} for this call. Command: "
-            f"`python benchmarks/benchmark.py --spec {args.spec} --jobs {args.jobs} --out {args.out}{only}`.",
+            f"`python benchmarks/benchmark.py --spec {args.spec} {flags} --out {args.out}{only}`.",
             "Eval: final deterministic evaluation over 20 episodes per seed; mean ± std over seeds of those "
             "per-seed means. Wall time and SPS are per seed (SPS excludes evaluation).",
             "",

@@ -34,6 +34,7 @@ def make_vector_env(
     clip_obs: float | None = 10.0,
     env_kwargs: dict | None = None,
     render_mode: str | None = None,
+    wrappers: list | None = None,
 ) -> VectorEnv:
     """Makes a vector env with episode statistics and optional observation/reward normalization.
 
@@ -58,6 +59,8 @@ def make_vector_env(
         clip_obs: Clip normalized observations to ``[-clip_obs, clip_obs]``; ``None`` disables clipping.
         env_kwargs: Keyword arguments for the env constructor (``max_episode_steps`` sets a time limit).
         render_mode: Passed to the env, e.g. ``"rgb_array"``.
+        wrappers: ``env -> env`` functions applied to every sub-env, innermost first (``envs.user``
+            builds them from import paths); with ``"auto"`` vectorization they make it ``"sync"``.
 
     Returns:
         The wrapped vector environment (not yet reset).
@@ -80,6 +83,10 @@ def make_vector_env(
         # Only when set: envs whose constructor lacks a render_mode argument still work.
         kwargs["render_mode"] = render_mode
     mode = None if vectorization == "auto" else vectorization
+    if wrappers and mode is None:
+        mode = "sync"  # a native vector env cannot wrap its sub-envs
+    if wrappers:
+        kwargs["wrappers"] = list(wrappers)
     try:
         env = gymnasium.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
     except gymnasium.error.UnregisteredEnv as error:
@@ -120,7 +127,12 @@ def reset_seeded(env: VectorEnv, seed: int | None) -> tuple[Any, dict[str, Any]]
 def _unknown_id_message(env_id: str, error: Exception) -> str:
     close = difflib.get_close_matches(env_id, list(gymnasium.registry), n=3, cutoff=0.6)
     hint = f" Close matches: {', '.join(close)}." if close else ""
-    return f"Unknown environment id {env_id!r}: {error}{hint}"
+    own = (
+        " Your own env: name the module that registers it, --env your_module:YourEnv-v0 (README, Your own envs)."
+        if ":" not in env_id
+        else ""
+    )
+    return f"Unknown environment id {env_id!r}: {error}{hint}{own}"
 
 
 def _check_next_step_autoreset(env: VectorEnv, env_id: str) -> None:

@@ -9,10 +9,13 @@ Two families:
 * ``CounterEnv``: fully predictable transitions for checking termination vs truncation and autoreset.
 * ``MemoryEnv`` (``MEMORY_ID``): the rewarded action depends on a cue shown ``delay`` steps earlier, so only
   a policy with memory beats chance.
+* ``LatencyEnv`` (``LATENCY_ID``): a stand-in for a slow simulator or a remote game server. Each step sleeps
+  ``latency_s`` instead of computing, so scaling studies of many env workers need no cores.
 
 ``make_vector_env`` imports this module itself for ``tfpg-test/`` ids, so callers need not.
 """
 
+import time
 from typing import Any, ClassVar
 
 import gymnasium
@@ -31,6 +34,8 @@ CONTINUOUS_COIN_ID = f"{NAMESPACE}/ContinuousCoin-v0"
 MEMORY_ID = f"{NAMESPACE}/Memory-v0"
 """Remember a cue for ``MEMORY_DELAY`` steps (see ``MemoryEnv``)."""
 MEMORY_DELAY = 10
+LATENCY_ID = f"{NAMESPACE}/Latency-v0"
+LATENCY_MAX_EPISODE_STEPS = 200
 # Same dynamics as Counter, but its native vector env resets in the SAME step; only for checking that
 # make_vector_env refuses autoreset modes other than NEXT_STEP.
 SAME_STEP_COUNTER_ID = f"{NAMESPACE}/SameStepCounter-v0"
@@ -294,6 +299,56 @@ class MemoryEnv(gymnasium.Env):
         return obs
 
 
+class LatencyEnv(gymnasium.Env):
+    """Slow-simulator stand-in: every ``step`` (and ``reset``) sleeps ``latency_s`` seconds, then answers at once.
+
+    The task is trivial and learnable: the observation is uniform noise (floats in [-1, 1], or a uint8 image
+    when ``obs_shape`` has 3 dims); action 1 earns reward 1 when its first element is "high" (> 0, or > 127), action
+    0 when it is not (random play: 0.5 a step). Episodes are truncated by Gymnasium's ``TimeLimit`` at
+    ``LATENCY_MAX_EPISODE_STEPS``. Sleeping releases the CPU, so W workers stepping such envs show how the
+    framework's own overheads scale, not how many cores the machine has; ``obs_shape`` sizes the model (e.g.
+    ``[17]`` like MuJoCo, ``[84, 84, 4]`` like Atari) for timing updates.
+
+    Args:
+        latency_s: Seconds each step and reset sleeps (e.g. 0.001-0.005, a real simulator's step time).
+        obs_shape: Observation shape: 1 dim = float32 vector, 3 dims = uint8 HxWxC image.
+    """
+
+    def __init__(self, latency_s: float = 0.002, obs_shape: tuple[int, ...] | list[int] = (4,)) -> None:
+        if not latency_s >= 0:
+            raise ValueError(f"latency_s must be a non-negative number of seconds, got {latency_s!r}.")
+        shape = tuple(int(n) for n in obs_shape)
+        if len(shape) not in (1, 3) or min(shape) < 1:
+            raise ValueError(f"obs_shape must be [D] or [H, W, C] with positive sizes, got {obs_shape!r}.")
+        self.latency_s = float(latency_s)
+        self._image = len(shape) == 3
+        if self._image:
+            self.observation_space = spaces.Box(0, 255, shape=shape, dtype=np.uint8)
+        else:
+            self.observation_space = spaces.Box(-1.0, 1.0, shape=shape, dtype=np.float32)
+        self.action_space = spaces.Discrete(2)
+        self._obs = self._draw()
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        super().reset(seed=seed)
+        time.sleep(self.latency_s)
+        self._obs = self._draw()
+        return self._obs, {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        time.sleep(self.latency_s)
+        high = self._obs.flat[0] > (127 if self._image else 0)
+        reward = float(int(action) == int(high))
+        self._obs = self._draw()
+        return self._obs, reward, False, False, {}
+
+    def _draw(self) -> np.ndarray:
+        shape = self.observation_space.shape
+        if self._image:
+            return self.np_random.integers(0, 256, size=shape, dtype=np.uint8)
+        return self.np_random.uniform(-1.0, 1.0, size=shape).astype(np.float32)
+
+
 def _same_step_counter_vector_env(num_envs: int, **kwargs: Any) -> SyncVectorEnv:
     """Vector entry point for ``SAME_STEP_COUNTER_ID``."""
     return SyncVectorEnv(
@@ -318,6 +373,7 @@ def _register_all() -> None:
     register(COUNTER_ID, entry_point=f"{__name__}:CounterEnv")
     register(COIN_ID, entry_point=f"{__name__}:CoinEnv")
     register(MEMORY_ID, entry_point=f"{__name__}:MemoryEnv")
+    register(LATENCY_ID, entry_point=f"{__name__}:LatencyEnv", max_episode_steps=LATENCY_MAX_EPISODE_STEPS)
     register(CONTINUOUS_COIN_ID, entry_point=f"{__name__}:CoinEnv", kwargs={"continuous": True})
     register(
         SAME_STEP_COUNTER_ID,

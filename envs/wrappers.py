@@ -5,7 +5,7 @@ as plain arrays, and evaluation envs freeze them.
 """
 
 import numpy as np
-from gymnasium.vector import VectorEnv, VectorWrapper
+from gymnasium.vector import VectorEnv, VectorObservationWrapper, VectorWrapper
 from gymnasium.wrappers.utils import RunningMeanStd
 from gymnasium.wrappers.vector import NormalizeObservation, NormalizeReward
 
@@ -112,3 +112,31 @@ def freeze_normalization(env: VectorEnv, frozen: bool = True) -> None:
         if not isinstance(env, VectorWrapper):
             return
         env = env.env
+
+
+def observation_transform(env: VectorEnv):
+    """The observation processing of ``env``'s vector wrappers (normalization, clip), as a function of a batch.
+
+    Applies each ``VectorObservationWrapper``'s ``observations`` in the order the env applies them, with the
+    wrappers' current statistics: freeze them first (``freeze_normalization``) to get exactly what a frozen
+    evaluation env feeds the policy. The function holds the wrappers, not the env's processes, so it keeps
+    working after ``env.close()``.
+
+    Args:
+        env: a vector env from ``make_vector_env``.
+
+    Returns:
+        ``batch -> batch`` (identity when the env has no observation wrappers).
+    """
+    chain = []  # outermost first
+    while isinstance(env, VectorWrapper):
+        if isinstance(env, VectorObservationWrapper):
+            chain.append(env)
+        env = env.env
+
+    def transform(observations):
+        for wrapper in reversed(chain):
+            observations = wrapper.observations(observations)
+        return observations
+
+    return transform

@@ -1,80 +1,14 @@
-"""Evaluate a trained run: ``python scripts/evaluate.py runs/RUN [--checkpoint best] [--episodes 20] [--json]``.
+"""Evaluate a run's checkpoint on its environment: the installed ``tfpg-evaluate``, runnable from a checkout.
 
-Rebuilds the run from its config.json (any algorithm), restores a checkpoint with its normalization statistics
-and plays whole episodes. The defaults (episodes, envs, seed) reproduce the evaluation logged during training.
-Exit codes: 0 done, 2 bad input (missing run dir, unreadable config.json, missing/corrupt/foreign checkpoint).
+The code is ``agents/cli/evaluate.py``; ``python scripts/evaluate.py --help`` lists the options.
 """
 
-from __future__ import annotations
-
-import argparse
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Evaluate a tfpg run's checkpoint on its environment.")
-    parser.add_argument(
-        "path", metavar="RUN_DIR_OR_CHECKPOINT", help="a run directory or a checkpoint inside one"
-    )
-    parser.add_argument("--checkpoint", default="latest", help="latest (default), best, or a checkpoint path")
-    parser.add_argument("--episodes", type=int, help="episodes to play (default: the run's eval_episodes)")
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument(
-        "--deterministic",
-        dest="deterministic",
-        action="store_true",
-        default=True,
-        help="mode action (default)",
-    )
-    mode.add_argument("--stochastic", dest="deterministic", action="store_false", help="sample actions")
-    parser.add_argument("--seed", type=int, help="env reset seed (default: the training-time eval seed)")
-    parser.add_argument("--num-envs", type=int, help="parallel eval envs (default: the run's eval_envs)")
-    parser.add_argument("--render", choices=["human"], help="show the episodes in a window")
-    parser.add_argument(
-        "--video", metavar="DIR", help="record MP4s of every episode into DIR (needs moviepy)"
-    )
-    parser.add_argument("--json", action="store_true", help="print only a JSON object")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.episodes is not None and args.episodes < 1:
-        print(f"error: --episodes must be at least 1, got {args.episodes}.", file=sys.stderr)
-        return 2
-    from agents.run.console import import_tensorflow
-
-    import_tensorflow(headless=args.render != "human")
-    import gymnasium
-
-    from agents.run.loading import evaluate_loaded, load_run
-    from agents.run.rundir import RunInputError
-
-    try:
-        loaded = load_run(args.path, args.checkpoint)
-    except RunInputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    try:
-        result = evaluate_loaded(
-            loaded, args.episodes, args.deterministic, args.seed, args.num_envs, args.render, args.video
-        )
-    except gymnasium.error.DependencyNotInstalled as err:
-        print(f"error: {err} (for --video: pip install 'tfpg[video]')", file=sys.stderr)
-        return 2
-    finally:
-        loaded.close()
-    out = {k: result[k] for k in ("mean_return", "std_return", "mean_length", "episodes")}
-    if args.json:
-        print(json.dumps(out))
-    else:
-        print(f"{loaded.checkpoint}: {json.dumps(out)}")
-    return 0
-
+from agents.cli.evaluate import main
 
 if __name__ == "__main__":
     sys.exit(main())

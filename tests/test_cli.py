@@ -101,7 +101,8 @@ def test_tensorboard_scalars_use_env_steps(short_run):
     assert tags >= REQUIRED_TAGS, REQUIRED_TAGS - tags
     steps = [event.step for event in acc.Tensors("train/policy_loss")]
     assert steps == list(range(256, 4097, 256))
-    assert [event.step for event in acc.Tensors("eval/mean_return")] == [4096]
+    # The default schedule: every ceil(16 rollouts / 10) = 2 rollouts, the last one at the end: 8 points.
+    assert [event.step for event in acc.Tensors("eval/mean_return")] == list(range(512, 4097, 512))
 
 
 def test_existing_run_dir_is_refused_and_untouched(short_run):

@@ -1,7 +1,9 @@
-"""Ray rollout backend: same rollouts as in-process for the same seeds, survives a killed worker."""
+"""Ray rollout backend: same rollouts as in-process for the same seeds, survives a killed worker, and a local
+Ray listens on loopback only."""
 
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -65,3 +67,52 @@ def test_two_workers_concatenate_along_env_axis_and_survive_a_kill(ray_cluster, 
     finally:
         remote.close()
         env.close()
+
+
+def _descendants(root: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError):
+                continue  # exited meanwhile
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        found.add(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def test_local_ray_listens_on_loopback_only(ray_cluster):
+    """While 2 workers collect, every socket this process tree listens on (driver, gcs_server, raylet, agents,
+    workers: `ss -ltnp`) is on 127.0.0.1, none on 0.0.0.0, * or the machine's address."""
+    config = resolve_config("ppo", "CartPole-v1", {**SMALL, "backend": "ray"})
+    env = make_env(config, 4, seed=3)
+    policy = make_policy(config, env, seed=3)
+    remote = RayRolloutCollector(config, env, policy, seed=3)
+    try:
+        remote.collect(None)
+        pids = _descendants(os.getpid())
+        out = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True).stdout.splitlines()
+        listening = [line for line in out if any(f"pid={pid}," in line for pid in pids)]
+        names = {line.split('users:(("', 1)[1].split('"', 1)[0] for line in listening}
+    finally:
+        remote.close()
+        env.close()
+    assert {"gcs_server", "raylet"} <= names and len(listening) >= 4, listening  # the check saw Ray's servers
+    local = ("127.0.0.1:", "[::ffff:127.0.0.1]:", "[::1]:")
+    assert all(line.split()[3].startswith(local) for line in listening), "\n".join(listening)
+
+
+def test_workers_that_cannot_all_get_cpus_are_refused_and_worker_cpus_must_be_positive(ray_cluster):
+    from agents.config import ConfigError
+    from agents.experience.ray_session import RayAddressError, check_cpus
+
+    check_cpus(ray_cluster, 2)  # the fixture's local Ray has 2 CPUs
+    with pytest.raises(RayAddressError, match=r"has 2 CPU\(s\) but the rollout workers reserve 4"):
+        check_cpus(ray_cluster, 4 * 1.0)
+    with pytest.raises(ConfigError, match="worker_cpus must be above 0"):
+        resolve_config("ppo", "CartPole-v1", {"backend": "ray", "worker_cpus": 0})

@@ -121,5 +121,6 @@ def test_a_recurrent_policy_refuses_onnx_and_tflite_before_writing_anything(run_
     finally:
         loaded.close()
     assert not (tmp_path / "lib").exists()
-    assert export_policy.main([str(run_dir), "--out", str(tmp_path / "cli"), "--format", "onnx"]) == 2
-    assert "error:" in capsys.readouterr().err and not (tmp_path / "cli").exists()
+    for path in (run_dir, run_dir / "checkpoint"):  # said before the converters are looked for
+        assert export_policy.main([str(path), "--out", str(tmp_path / "cli"), "--format", "all"]) == 2
+        assert "recurrent=lstm" in capsys.readouterr().err and not (tmp_path / "cli").exists()

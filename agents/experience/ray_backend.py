@@ -23,39 +23,10 @@ import time
 from dataclasses import dataclass, field
 
 from agents.experience.collector import EpisodeStats
+from agents.experience.ray_session import RAY_INSTALL_HINT, import_ray, init_ray  # noqa: F401 (re-exported)
 from agents.experience.schema import Rollout
 from envs.stats import merge_deltas
 from envs.wrappers import get_normalization_state, set_normalization_state
-
-RAY_INSTALL_HINT = "Ray is not installed; install the extra with: pip install -e '.[ray]'"
-
-
-def import_ray():
-    """Import ray, or explain how to install it."""
-    try:
-        import ray
-    except ImportError as err:
-        raise ImportError(RAY_INSTALL_HINT) from err
-    return ray
-
-
-def init_ray(address: str | None = None, num_cpus: int | None = None):
-    """Join the cluster at ``address`` (or ``RAY_ADDRESS``), else start a local one; returns the ray module.
-
-    A local cluster runs on loopback only, without dashboard, with its session files in the system temp dir
-    and token auth off (Ray would otherwise write a token into ~/.ray): nothing goes to the home folder.
-    """
-    ray = import_ray()
-    if ray.is_initialized():
-        return ray
-    address = address or os.environ.get("RAY_ADDRESS")
-    if address:
-        ray.init(address=address, include_dashboard=False)
-    else:
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        cpus = num_cpus or len(os.sched_getaffinity(0))  # the CPUs this process was given
-        ray.init(num_cpus=cpus, include_dashboard=False, _node_ip_address="127.0.0.1")
-    return ray
 
 
 class RolloutWorker:
@@ -98,6 +69,12 @@ class RolloutWorker:
     def pid(self) -> int:
         return os.getpid()
 
+    def node(self) -> str:
+        """The Ray node id this worker runs on (node IPs may repeat, e.g. nodes sharing a machine)."""
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
+
 
 @dataclass
 class CollectInfo:
@@ -134,11 +111,35 @@ class RayRolloutCollector:
         self.timeout_s = rc.worker_timeout_s
         self.max_retries = max_retries
         self.total_failures = 0
-        self._actor_cls = ray.remote(num_cpus=1, max_restarts=0)(RolloutWorker)
+        # SPREAD: one worker per node before any node gets a second, so a cluster's nodes share the stepping.
+        self._actor_cls = ray.remote(num_cpus=rc.worker_cpus, max_restarts=0, scheduling_strategy="SPREAD")(
+            RolloutWorker
+        )
+        self._node_refs: dict[int, object] = {}
         self.workers = [self._start(i) for i in range(self.num_workers)]
+        self.report_placement("started")
 
     def _start(self, index: int):
-        return self._actor_cls.remote(self.config_dict, index, self.envs_per_worker, self.seed)
+        worker = self._actor_cls.remote(self.config_dict, index, self.envs_per_worker, self.seed)
+        self._node_refs[index] = worker.node.remote()  # resolved when the placement is reported
+        return worker
+
+    def placement(self) -> list[str | None]:
+        """The node id of each worker (None where the worker could not say, e.g. it died)."""
+        nodes: list[str | None] = []
+        for index in range(self.num_workers):
+            try:
+                nodes.append(self.ray.get(self._node_refs[index], timeout=self.timeout_s))
+            except (self.ray.exceptions.RayError, TimeoutError):
+                nodes.append(None)  # collect() finds out and replaces the worker
+        return nodes
+
+    def report_placement(self, when: str) -> None:
+        """Print which node each worker runs on (one line, to stderr): where a run's stepping happened."""
+        nodes = self.placement()
+        names = {node: f"node {node[:8]}" for node in nodes if node}
+        where = ", ".join(f"{i} on {names.get(node, 'an unknown node')}" for i, node in enumerate(nodes))
+        print(f"tfpg: Ray rollout workers {when} on {len(names)} node(s): {where}", file=sys.stderr)
 
     def worker_pids(self) -> list[int]:
         return self.ray.get([w.pid.remote() for w in self.workers], timeout=self.timeout_s)
@@ -195,6 +196,8 @@ class RayRolloutCollector:
         return rollout, episodes, scalars
 
     def close(self) -> None:
+        if self.total_failures:
+            self.report_placement("at the end (after replacements)")
         for worker in self.workers:
             with contextlib.suppress(Exception):  # already gone
                 self.ray.kill(worker, no_restart=True)

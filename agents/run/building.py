@@ -18,6 +18,7 @@ from agents.experience.acting import Policy
 from agents.run import checkpoint as ckpt
 from agents.run.checkpoint import NormalizationVariables, make_checkpoint
 from envs.make import make_vector_env
+from envs.user import check_env_id, wrapper_factories
 from envs.wrappers import freeze_normalization, get_normalization_state, set_normalization_state
 from networks import ActorCritic
 
@@ -29,17 +30,33 @@ def make_env(config: ResolvedConfig, num_envs: int, seed: int, **overrides) -> g
     """A vector env as the run's config describes it (sub-env i is seeded ``seed + i`` at its first reset).
 
     ``overrides`` replace ``make_vector_env`` arguments (e.g. ``render_mode``, ``vectorization``).
+
+    Raises:
+        UserCodeError: a ``module:EnvId`` env or a wrapper whose module cannot be imported (envs/user.py).
     """
     rc = config.run
+    check_env_id(rc.env_id)
     kwargs = dict(
         vectorization=rc.vectorization,
         normalize_obs=rc.normalize_obs,
         normalize_reward=rc.normalize_reward,
         gamma=getattr(config.agent, "gamma", 0.99),
         env_kwargs=rc.env_kwargs or None,
+        wrappers=wrapper_factories(rc.wrappers),
     )
     kwargs.update(overrides)
     return make_vector_env(rc.env_id, num_envs, seed=seed, **kwargs)
+
+
+def check_user_code(config: ResolvedConfig) -> None:
+    """Import the run's ``module:EnvId`` env module and wrappers now, so that a missing one is reported before
+    anything is built or written (``make_env`` checks again; imports are cached).
+
+    Raises:
+        UserCodeError: what cannot be imported, and what to install or set.
+    """
+    check_env_id(config.run.env_id)
+    wrapper_factories(config.run.wrappers)
 
 
 def make_policy(config: ResolvedConfig, env: gym.vector.VectorEnv, seed: int) -> Policy:

@@ -13,7 +13,8 @@ from agents.config import ResolvedConfig
 from agents.experience.evaluation import evaluate
 from agents.run import checkpoint as ckpt
 from agents.run.building import EVAL_SEED_OFFSET, Run, build_run, make_env, restore_run
-from agents.run.rundir import find_run_dir, load_run_config
+from agents.run.rundir import RunInputError, find_run_dir, load_run_config
+from envs.user import UserCodeError
 from envs.wrappers import freeze_normalization, set_normalization_state
 
 
@@ -40,20 +41,41 @@ def load_run(path: str | Path, checkpoint: str = "latest") -> LoadedRun:
             this is ``latest``, ``path`` is used.
 
     Raises:
-        RunInputError: the run directory, its config.json or the checkpoint cannot be used (message says why).
+        RunInputError: the run directory, its config.json, its env or the checkpoint cannot be used (message
+            says why).
     """
     run_dir = find_run_dir(path)
     config = load_run_config(run_dir)
     if checkpoint == "latest" and Path(path).resolve() != run_dir.resolve():
         checkpoint = str(path)
     prefix = ckpt.resolve_checkpoint(run_dir, checkpoint)
-    run = build_run(config)
+    run = _rebuild(config, run_dir)
     try:
         restore_run(run, prefix)
     except BaseException:
         run.close()
         raise
     return LoadedRun(run_dir, config, run, prefix)
+
+
+def _rebuild(config: ResolvedConfig, run_dir: Path) -> Run:
+    """``build_run``, with an env that cannot be made here turned into a ``RunInputError`` that says why."""
+    import gymnasium as gym
+
+    env_id = config.run.env_id
+    try:
+        return build_run(config)
+    except UserCodeError as err:
+        raise RunInputError(f"Cannot rebuild the env of run {run_dir}: {err}") from err
+    except gym.error.Error as err:
+        hint = ""
+        if ":" not in env_id and env_id not in gym.registry:
+            hint = (
+                f" If the training process registered {env_id!r} from Python (gymnasium.register), this "
+                f"process has not: import the module that registers it before loading (Python), or put the "
+                f"registration in a module and train with --env your_module:{env_id}."
+            )
+        raise RunInputError(f"Cannot rebuild the env of run {run_dir}: {err}{hint}") from err
 
 
 def evaluate_loaded(

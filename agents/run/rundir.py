@@ -36,6 +36,7 @@ SUMMARY_FILE = "summary.json"
 
 RESUME_SAFE_FIELDS = frozenset(
     {"total_steps", "eval_every", "eval_episodes", "eval_envs", "checkpoint_every", "keep_checkpoints"}
+    | {"periodic_eval_episodes", "stop_at_return", "stop_patience"}
 )
 """Fields a resumed run may change: they say how long to train and how often to evaluate or save, not what the
 network, optimizer or data are. Anything else would silently make the restored state mean something else."""
@@ -218,7 +219,10 @@ def apply_resume_overrides(config: ResolvedConfig, values: dict[str, Any]) -> Re
         if name not in RESUME_SAFE_FIELDS:
             refused.append(f"{name} (saved {current!r}, given {value!r})")
             continue
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        if name == "stop_at_return":  # a return threshold: any number, or None for none
+            if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
+                raise RunInputError(f"stop_at_return must be a number or null, got {value!r}.")
+        elif not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise RunInputError(f"{name} must be a non-negative integer, got {value!r}.")
         changes[owner[name]][name] = value
     if refused:

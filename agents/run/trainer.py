@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from agents.config import ResolvedConfig
 from agents.experience.collection import make_collection
 from agents.experience.collector import EpisodeStats
 from agents.experience.evaluation import evaluate
-from agents.experience.ray_backend import import_ray
+from agents.experience.ray_session import ray_connection
 from agents.run import checkpoint as ckpt
 from agents.run.building import (
     EVAL_SEED_OFFSET,
@@ -38,6 +38,7 @@ from agents.run.building import (
     restore_run,
     sync_eval_normalization,
 )
+from agents.run.callbacks import Callback, MetricsCallback, dispatch, split_callbacks
 from agents.run.guards import (
     NonFiniteError,
     first_non_finite_metric,
@@ -57,9 +58,6 @@ from agents.run.rundir import (
 from agents.run.summaries import log_policy_video, log_run_header, policy_histograms, policy_scalars
 from envs.wrappers import get_normalization_state
 
-MetricsCallback = Callable[[int, Any, Any, dict[str, float]], Mapping[str, float] | None]
-"""``callback(env_steps, rollout, episodes, metrics) -> {tag: value}``: custom scalars after each update."""
-
 
 def train(
     config: ResolvedConfig,
@@ -67,12 +65,13 @@ def train(
     progress: bool = True,
     command: list[str] | None = None,
     resume: bool = False,
-    callbacks: Sequence[MetricsCallback] = (),
+    callbacks: Sequence[Callback | MetricsCallback] = (),
 ) -> dict[str, Any]:
     """Train one run into ``run_dir`` (or continue it when ``resume``) and return its summary.
 
-    ``callbacks`` add custom TensorBoard scalars: each is called after every update as
-    ``callback(env_steps, rollout, episodes, metrics)`` and may return a dict of scalars to log at that step.
+    ``callbacks`` (agents/run/callbacks.py): ``Callback`` objects act on updates, evaluations and checkpoints
+    (stop the run, save a checkpoint), after the config's built-ins (``stop_at_return``, ``stop_patience``);
+    plain functions ``fn(env_steps, rollout, episodes, metrics)`` return custom scalars to log at that step.
 
     Envs, network and agent are built (and on resume the checkpoint restored and validated) before anything
     is written, so bad input leaves the run directory untouched. The run directory is then held by this process
@@ -90,14 +89,17 @@ def train(
     """
     start = time.perf_counter()
     run_dir = Path(run_dir)
+    acting, metric_fns = split_callbacks(callbacks, config)
     if not resume:
         check_run_dir(str(run_dir.parent), run_dir.name)
-    if config.run.backend == "ray":
-        import_ray()  # before anything is built or written: says how to install it when it is missing
-    with GracefulStop() as stop:
+    # With backend=ray, Ray is joined (or started) first: a missing extra, a wrong address or too few CPUs fail
+    # before anything is built or written; what this call started it also stops.
+    rc = config.run
+    cpus = rc.num_workers * rc.worker_cpus
+    with ray_connection(rc.ray_address, rc.backend == "ray", cpus_needed=cpus), GracefulStop() as stop:
         run = build_run(config)
         try:
-            restart = resume and ckpt.latest_in(run_dir / ckpt.CHECKPOINT_DIR) is None
+            restart = resume and never_saved(run_dir)
             start_steps = 0
             if resume and not restart:
                 restore_run(run, ckpt.resolve_checkpoint(run_dir, "latest"))
@@ -112,9 +114,24 @@ def train(
                           f"starting it again from step 0 with its config.json", file=sys.stderr)  # fmt: skip
                     clear_unstarted(run_dir)
                 session = Session(run, run_dir, start_steps, resume and not restart, command, progress)
-                return session.train(start, callbacks, stop)
+                return session.train(start, acting, metric_fns, stop)
         finally:
             run.close()
+
+
+def never_saved(run_dir: Path) -> bool:
+    """True for a run that stopped before its first checkpoint: no checkpoint, no best checkpoint, and no
+    summary.json naming one. A run whose checkpoints were deleted after it saved is *not* restarted (its
+    best/ and summary.json would be lost): resuming it is an error that names the missing checkpoint."""
+    if ckpt.latest_in(run_dir / ckpt.CHECKPOINT_DIR) or ckpt.latest_in(run_dir / ckpt.BEST_DIR):
+        return False
+    summary = run_dir / SUMMARY_FILE
+    if not summary.exists():
+        return True
+    try:
+        return json.loads(summary.read_text()).get("checkpoint") is None
+    except (OSError, ValueError):
+        return False
 
 
 class StoppedBeforeStart(KeyboardInterrupt):
@@ -143,6 +160,16 @@ class Session:
         self.steps_per_rollout = rc.num_envs * config.agent.num_steps
         self.total_steps = max(1, rc.total_steps // self.steps_per_rollout) * self.steps_per_rollout
         self.checkpoint_every = rc.checkpoint_every or max(self.steps_per_rollout, self.total_steps // 10)
+        # Default schedule: ~10 evaluations per run, the ones before the last cheap (one episode per eval env).
+        rollouts = self.total_steps // self.steps_per_rollout
+        self.eval_every = (
+            rc.eval_every if rc.eval_every is not None else -(-rollouts // 10) * self.steps_per_rollout
+        )
+        auto_episodes = rc.eval_episodes if rc.eval_every is not None else min(rc.eval_episodes, rc.eval_envs)
+        self.periodic_episodes = rc.periodic_eval_episodes or auto_episodes
+        self.stop_reason: str | None = None  # set when a callback stops the run
+        self.video_failed = False
+        self.callbacks: Sequence[Callback] = ()
         _write_config(config, run_dir, command, resume, start_steps)
         self.logger = TensorBoardLogger(str(run_dir))
         if not resume:
@@ -153,9 +180,12 @@ class Session:
         self.prior_time = float(run.counters["train_time_s"].numpy())
         self.session_start, self.eval_time = time.perf_counter(), 0.0
 
-    def train(self, start: float, callbacks: Sequence[MetricsCallback], stop: GracefulStop) -> dict[str, Any]:
-        """The loop: warm up, then collect → learn → log → evaluate → checkpoint until the budget is spent."""
+    def train(self, start: float, acting: Sequence[Callback], metric_fns: Sequence[MetricsCallback],
+              stop: GracefulStop) -> dict[str, Any]:  # fmt: skip
+        """The loop: warm up, then collect → learn → log → evaluate → checkpoint until the budget is spent
+        (or a callback stops it)."""
         run, rc = self.run, self.run.config.run
+        self.callbacks = acting
         self._warm_up()
         # New episodes after a resume: not the ones the run started with.
         collection = make_collection(run.config, run.env, run.policy, seed=rc.seed + self.start_steps)
@@ -168,7 +198,7 @@ class Session:
         snapshot = None  # the first rollout takes the current weights itself
         result, aborted, failure = None, False, None
         try:
-            while self.steps < self.total_steps and stop.signum is None:
+            while self._running() and stop.signum is None:
                 t0 = time.perf_counter()
                 rollout, episodes, collect_scalars = collection.collect(snapshot)
                 self._stop_if(first_non_finite_rollout_field(rollout), "the rollout collected")
@@ -191,18 +221,19 @@ class Session:
                     unlogged.env_s, unlogged.act_s = episodes.env_s, episodes.act_s
                     scalars.update(unlogged.scalars())
                     scalars.update(policy_scalars(run.policy))
-                    for callback in callbacks:
+                    for callback in metric_fns:
                         scalars.update(callback(self.steps, rollout, episodes, metrics) or {})
                     self.logger.write(scalars, step=self.steps)
                     unlogged = EpisodeStats()
-                if self.steps < self.total_steps and self._crossed(rc.eval_every):
-                    self.evaluate_and_keep_best()
-                if self.steps < self.total_steps and self._crossed(self.checkpoint_every):
+                self._act_on(dispatch(self.callbacks, "on_update", self.steps, rollout, episodes, metrics))
+                if self._running() and self._crossed(self.eval_every):
+                    self.evaluate_and_keep_best(self.periodic_episodes)
+                if self._running() and self._crossed(self.checkpoint_every):
                     self.save_latest()
                 self._show_progress(recent_returns)
             self.bar.close()
             if stop.signum is None and self.steps > self.start_steps:
-                result = self.evaluate_and_keep_best()
+                result = self.evaluate_and_keep_best(rc.eval_episodes, final=True)
             elif stop.signum is None and self.steps:
                 # Resumed a run that had finished training (e.g. killed before its summary): evaluate only.
                 result = _evaluate(run, rc.eval_episodes)
@@ -234,6 +265,17 @@ class Session:
         self.run.agent.core.warm_up(optional=rc.histogram_every > 0)
         if rc.log_graph:
             self.logger.trace_export("train/update_step", self.start_steps)
+
+    def _running(self) -> bool:
+        return self.steps < self.total_steps and self.stop_reason is None
+
+    def _act_on(self, actions: tuple[bool, bool, str | None]) -> None:
+        """What the callbacks asked for: (save a checkpoint, stop, why)."""
+        save, stop, reason = actions
+        if save and self.steps != self.last_saved:
+            self.save_latest()
+        if stop and self.stop_reason is None:
+            self.stop_reason = reason
 
     def _crossed(self, every: int) -> bool:
         """Did the last rollout pass a multiple of ``every`` env steps?"""
@@ -286,20 +328,16 @@ class Session:
         self.logger.flush()  # every event up to this step is on disk before the checkpoint that covers it
         prefix = self._save(self.manager)
         self.last_saved = self.steps
+        dispatch(self.callbacks, "on_checkpoint", self.steps, prefix, False)  # a save from here asks nothing
         return prefix
 
-    def evaluate_and_keep_best(self) -> dict:
+    def evaluate_and_keep_best(self, episodes: int, final: bool = False) -> dict:
+        """Evaluate, log eval/, keep a new best in best/, record a video; callbacks see the result."""
         run, rc = self.run, self.run.config.run
         t0 = time.perf_counter()
-        result = _evaluate(run, rc.eval_episodes)
+        result = _evaluate(run, episodes)
         self.logger.write({f"eval/{key}": result[key] for key in ("mean_return", "std_return", "mean_length")},
                           step=self.steps)  # fmt: skip
-        if rc.video:
-
-            def video_env(**kwargs):
-                return make_env(run.config, 1, rc.seed + EVAL_SEED_OFFSET, vectorization="sync", **kwargs)
-
-            log_policy_video(self.logger, self.run_dir, run, video_env, self.steps)
         if result["mean_return"] > run.counters["best_eval_return"].numpy():
             run.counters["best_eval_return"].assign(result["mean_return"])
             self.sync_counters()
@@ -308,8 +346,36 @@ class Session:
             best = {k: v for k, v in result.items() if k not in ("returns", "lengths")}
             best.update(step=self.steps, checkpoint=str(Path(prefix).relative_to(self.run_dir)))
             write_json_atomic(self.run_dir / ckpt.BEST_DIR / "best.json", best)
+            dispatch(self.callbacks, "on_checkpoint", self.steps, prefix, True)
+        # Videos after best/: an optional output never costs the run its model. With the default schedule,
+        # only the final evaluation records one (as before it existed); an explicit eval_every records each.
+        if rc.video and (final or rc.eval_every is not None):
+            self._record_video()
         self.eval_time += time.perf_counter() - t0
+        actions = dispatch(self.callbacks, "on_evaluation", self.steps, result, final)
+        if not final:
+            self._act_on(actions)
         return result
+
+    def _record_video(self) -> None:
+        """One episode as MP4 + frames in TensorBoard; a failure (an env whose render raises, a broken encoder)
+        is a warning, once per run, and the run goes on without videos."""
+        run, rc = self.run, self.run.config.run
+        if self.video_failed:
+            return
+
+        def video_env(**kwargs):
+            return make_env(run.config, 1, rc.seed + EVAL_SEED_OFFSET, vectorization="sync", **kwargs)
+
+        try:
+            log_policy_video(self.logger, self.run_dir, run, video_env, self.steps)
+        except Exception as err:
+            self.video_failed = True
+            print(
+                f"tfpg: warning: no evaluation video at step {self.steps} ({type(err).__name__}: {err}); the run "
+                f"goes on without videos (--set video=false skips them)",
+                file=sys.stderr,
+            )
 
     def _summary(
         self, start: float, result: dict | None, aborted: bool, signum: int | None, failure: Exception | None
@@ -342,6 +408,7 @@ class Session:
             "best_checkpoint": str(Path(best_prefix).relative_to(run_dir)) if best_prefix else None,
             "best_eval_return": _finite_or_none(self.run.counters["best_eval_return"].numpy()),
             "logging_time_s": round(self.logger.seconds, 3),
+            "stop_reason": self.stop_reason,
         }
         if failure is not None:
             summary["error"] = str(failure)

@@ -1,0 +1,6 @@
+"""The commands users run, installed as ``tfpg-train``, ``tfpg-evaluate``, ``tfpg-export``, ``tfpg-plot`` and
+``tfpg-tune`` (``[project.scripts]`` in pyproject.toml); ``scripts/*.py`` run the same ``main`` from a checkout.
+
+Each module parses its arguments without importing TensorFlow (so ``--help`` is instant), then imports the
+package's run machinery. Bad input exits with code 2 and a one-paragraph error.
+"""

@@ -97,7 +97,7 @@ def train(
     with GracefulStop() as stop:
         run = build_run(config)
         try:
-            restart = resume and ckpt.latest_in(run_dir / ckpt.CHECKPOINT_DIR) is None
+            restart = resume and never_saved(run_dir)
             start_steps = 0
             if resume and not restart:
                 restore_run(run, ckpt.resolve_checkpoint(run_dir, "latest"))
@@ -115,6 +115,21 @@ def train(
                 return session.train(start, callbacks, stop)
         finally:
             run.close()
+
+
+def never_saved(run_dir: Path) -> bool:
+    """True for a run that stopped before its first checkpoint: no checkpoint, no best checkpoint, and no
+    summary.json naming one. A run whose checkpoints were deleted after it saved is *not* restarted (its
+    best/ and summary.json would be lost): resuming it is an error that names the missing checkpoint."""
+    if ckpt.latest_in(run_dir / ckpt.CHECKPOINT_DIR) or ckpt.latest_in(run_dir / ckpt.BEST_DIR):
+        return False
+    summary = run_dir / SUMMARY_FILE
+    if not summary.exists():
+        return True
+    try:
+        return json.loads(summary.read_text()).get("checkpoint") is None
+    except (OSError, ValueError):
+        return False
 
 
 class StoppedBeforeStart(KeyboardInterrupt):

@@ -11,7 +11,7 @@ One ``call`` serves both uses, told apart by the rank of ``inputs`` (a Python br
   * update, sequences: inputs [B, T, F], state [B, S], episode_start [B, T] → (outputs [B, T, H], final [B, S])
 The sequence form projects every step's input in one matmul before the loop, so each step does only the
 recurrent matmul. Short static sequences are unrolled in Python (one graph op chain, no while-loop overhead);
-longer or unknown ones go through ``keras.ops.scan`` (see ``MAX_UNROLL``).
+longer or unknown ones go through ``tf.scan`` (see ``MAX_UNROLL``).
 
 Math (Hochreiter & Schmidhuber, 1997; Cho et al., 2014), gate order as Keras's own cells:
   LSTM: [i, f, g, o] = x W + h U + b;  c' = σ(f) c + σ(i) tanh(g);  h' = σ(o) tanh(c')
@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 from networks.layers import Shape
@@ -105,14 +106,14 @@ class _Core(keras.layers.Layer):
             return ops.stack(outputs, axis=1), state
 
         def scan_step(carry, xs):
-            _, carry = self._step(xs[0], carry, xs[1])
-            # TF's scan needs each step's output shaped like the carry: emit the state, whose first H
-            # columns are h in both cores, and slice h out after the loop.
-            return carry, carry
+            # Each step emits the state; its first H columns are h in both cores, sliced out after the loop.
+            return self._step(xs[0], carry, xs[1])[1]
 
         time_major = (ops.moveaxis(projected, 1, 0), ops.moveaxis(ops.cast(episode_start, "float32"), 1, 0))
-        state, states = ops.scan(scan_step, state, time_major)  # states [T, B, S]
-        return ops.moveaxis(states[..., : self.units], 0, 1), state
+        # tf.scan, not keras.ops.scan: it bounds its while_loop (maximum_iterations), which XLA needs to compile
+        # the loop and its gradient (jit_compile presets with a GRU failed: "requires a fixed tensor list size").
+        states = tf.scan(scan_step, time_major, initializer=state)  # [T, B, S]
+        return ops.moveaxis(states[..., : self.units], 0, 1), states[-1]
 
     def compute_output_shape(self, input_shape: Shape, state_shape: Shape = None, start_shape: Shape = None):
         return (*input_shape[:-1], self.units), (input_shape[0], self.state_size)

@@ -85,7 +85,7 @@ def test_matches_keras_cells(cls):
 
 
 @pytest.mark.parametrize("cls", [LSTMCore, GRUCore])
-@pytest.mark.parametrize("max_unroll", [64, 2])  # unrolled in Python, and through ops.scan
+@pytest.mark.parametrize("max_unroll", [64, 2])  # unrolled in Python, and through tf.scan
 def test_sequence_equals_repeated_steps_with_resets(cls, max_unroll):
     core = _built(cls, max_unroll=max_unroll)
     x, starts = _inputs(), _starts()
@@ -97,6 +97,24 @@ def test_sequence_equals_repeated_steps_with_resets(cls, max_unroll):
         out, state = core(x[:, t], state, starts[:, t])
         np.testing.assert_allclose(outputs[:, t], out, atol=1e-6)
     np.testing.assert_allclose(final, state, atol=1e-6)
+
+
+def test_scanned_gru_sequence_and_its_gradient_compile_with_xla():
+    """T > max_unroll goes through the scan loop; XLA (jit_compile presets) needs that loop bounded."""
+    core = _built(GRUCore, max_unroll=2)
+    x, starts, state = tf.constant(_inputs()), tf.constant(_starts()), tf.zeros([B, core.state_size])
+
+    def loss_and_grads(x, state, starts):
+        with tf.GradientTape() as tape:
+            outputs, final = core(x, state, starts)
+            loss = tf.reduce_sum(outputs**2) + tf.reduce_sum(final)
+        return loss, tape.gradient(loss, core.trainable_variables)
+
+    loss, grads = tf.function(loss_and_grads, jit_compile=True)(x, state, starts)
+    want, want_grads = loss_and_grads(x, state, starts)
+    np.testing.assert_allclose(loss, want, rtol=1e-5)
+    for got, expected in zip(grads, want_grads, strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("cls", [LSTMCore, GRUCore])

@@ -25,6 +25,8 @@ def run_dir(tmp_path_factory):
         "recurrent": "lstm", "recurrent_size": 8, "num_envs": ENVS, "num_steps": STEPS,
         "minibatch_size": 2 * STEPS, "update_epochs": 2, "total_steps": 2 * ENVS * STEPS,
         "eval_episodes": 2, "normalize_obs": True, "seed": 4,
+        # Neither XLA (the preset's jit_compile), histograms nor videos are tested here: each costs compile time.
+        "jit_compile": False, "histogram_every": 0, "video": False,
     }  # fmt: skip
     run_dir = tmp_path_factory.mktemp("runs") / "run"
     summary = train(resolve_config("ppo", "tfpg/CartPoleNoVel-v1", values), run_dir, progress=False)

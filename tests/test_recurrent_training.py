@@ -151,16 +151,19 @@ def test_ray_workers_each_carry_their_envs_states_and_join_along_the_env_axis(mo
 def test_memory_task_is_solved_with_a_core_and_at_chance_without(tmp_path):
     """tfpg-test/Memory-v0: answer the cue shown 10 steps earlier. A GRU policy answers right >= 95% of the
     time after 16k steps (seed 0; measured 100% over 40 episodes); the same PPO without a core cannot beat
-    chance by construction (measured 37.5%)."""
+    chance by construction (measured 37.5% after 16k steps), so it gets 4k."""
     from agents.run.trainer import train
 
     values = {
         "num_envs": 8, "num_steps": 32, "minibatch_size": 64, "update_epochs": 4, "learning_rate": 3e-3,
-        "gamma": 0.99, "total_steps": 16_384, "eval_episodes": 40, "seed": 0,
+        "gamma": 0.99, "eval_episodes": 40, "seed": 0, "histogram_every": 0, "video": False,
     }  # fmt: skip
     success = {}
     for core in ("gru", "none"):
-        extra = {"recurrent": core, "recurrent_size": 32} if core != "none" else {"recurrent": "none"}
+        # Without a core the answer is a guess whatever the budget: a quarter of it shows that.
+        extra = {"recurrent": core, "recurrent_size": 32, "total_steps": 16_384}
+        if core == "none":
+            extra = {"recurrent": "none", "total_steps": 4_096}
         summary = train(
             resolve_config("ppo", MEMORY_ID, {**values, **extra}), tmp_path / core, progress=False
         )

@@ -187,8 +187,9 @@ def reset_seeded(env: VectorEnv, seed: int | None) -> tuple[Any, dict[str, Any]]
 
 def own_time_limit(env_id: str, env_kwargs: dict | None = None) -> int | None:
     """The episode step limit an env has without tfpg's help: ``env_kwargs["max_episode_steps"]`` if given,
-    else its registration's ``max_episode_steps``; ``None`` when it has none (e.g. CliffWalking-v1) or the
-    id is unknown (``make_vector_env`` then says so).
+    else its registration's ``max_episode_steps`` (for ALE games, which have none, their frame limit
+    ``max_num_frames_per_episode``, in emulator frames); ``None`` when it has none (e.g. CliffWalking-v1) or
+    the id is unknown (``make_vector_env`` then says so).
     """
     limit = (env_kwargs or {}).get("max_episode_steps")
     if limit is not None:
@@ -196,9 +197,26 @@ def own_time_limit(env_id: str, env_kwargs: dict | None = None) -> int | None:
     if env_id.startswith(_TEST_NAMESPACE):
         importlib.import_module("envs.testing")
     try:
-        return gymnasium.spec(env_id).max_episode_steps
+        atari.register_pixel_envs(env_id)
+    except ImportError:
+        return None  # make_vector_env says which extra to install
+    module, sep, name = env_id.partition(":")
+    if sep:  # "module:EnvId": gymnasium.spec does not import the module itself (gymnasium.make does)
+        try:
+            importlib.import_module(module)
+        except Exception:
+            return None  # make_vector_env reports the import error
+        env_id = name
+    try:
+        spec = gymnasium.spec(env_id)
     except gymnasium.error.Error:
         return None
+    if spec.max_episode_steps is not None:
+        return spec.max_episode_steps
+    # ALE games end themselves after max_num_frames_per_episode emulator frames (108,000 in v5: 30 minutes);
+    # their vector env takes no max_episode_steps, so this limit is theirs, in frames.
+    frames = {**spec.kwargs, **(env_kwargs or {})}.get("max_num_frames_per_episode")
+    return frames if frames and frames > 0 else None
 
 
 def _unknown_id_message(env_id: str, error: Exception) -> str:

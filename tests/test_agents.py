@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from agents.algorithms.optimizers import make_optimizer
 from agents.algorithms.registry import ALGORITHMS
 from agents.config import ConfigError, resolve_config
 from agents.experience.collection import InProcessCollection
@@ -88,7 +89,9 @@ def test_separate_optimizers_with_shared_trunk_is_refused():
 
 
 def test_unknown_optimizer_is_refused():
+    with pytest.raises(ConfigError, match="'optimizer' must be one of adam, rmsprop; got 'sgd'"):
+        resolve_config("reinforce", "CartPole-v1", {**SMALL, "optimizer": "sgd"})  # before anything is built
     with pytest.raises(ValueError, match="Unknown optimizer"):
-        build_run(resolve_config("reinforce", "CartPole-v1", {**SMALL, "optimizer": "sgd"}))
+        make_optimizer("sgd", 1e-3, 1e-5)  # the builder's own check, for code that bypasses the config
     with pytest.raises(ConfigError):
         resolve_config("a2c", "CartPole-v1", {"clip_range": 0.2})  # a PPO field

@@ -124,7 +124,7 @@ RUN_CASES = {  # damage to the run, which tools to try, the error they must prin
     "env module not importable": (
         lambda d: _edit_config(d, "run", "env_id", "no_such_module:Thing-v0"),
         "evaluate export",
-        r"Cannot rebuild the run .*no_such_module",
+        r"Cannot rebuild the (env of )?run .*no_such_module",
     ),
     "zero-width layer in config.json": (
         lambda d: _edit_config(d, "network", "hidden_sizes", [0]),

@@ -15,7 +15,7 @@ seeds: [0, 1]
 runs:
   - {algo: a2c, env: CartPole-v1, steps: 1040, threshold: 475, set: {eval_episodes: 2}}
   - {algo: reinforce, env: CartPole-v1, steps: 1024, seeds: [5], set: {num_steps: 32, eval_episodes: 2}}
-  - {algo: ppo, env: Acrobot-v1, steps: 1024, seeds: [0], set: {env_kwargs: {foo: 1}}}
+  - {algo: ppo, env: Acrobot-v1, steps: 1024, seeds: [0], set: {env_kwargs: {foo: 1}, num_envs: 4}}
 """
 
 

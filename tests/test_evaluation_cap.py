@@ -36,6 +36,10 @@ def step_budget(steps: int):
 
 def test_cap_is_the_env_limit_else_the_configured_default():
     assert eval_episode_cap(resolve_config("ppo", "CartPole-v1", {})) is None  # its own 500 applies
+    # a "module:EnvId" id (as users name their own envs) is looked up after importing the module
+    assert eval_episode_cap(resolve_config("ppo", "gymnasium.envs.classic_control:CartPole-v1", {})) is None
+    # ALE games stop themselves after max_num_frames_per_episode frames (their vector env takes no TimeLimit)
+    assert eval_episode_cap(resolve_config("ppo", "ALE/Pong-v5", {})) is None
     assert eval_episode_cap(resolve_config("ppo", CLIFF, {})) == 10_000  # the documented default
     assert eval_episode_cap(resolve_config("ppo", CLIFF, {"eval_max_episode_steps": 50})) == 50
     assert eval_episode_cap(resolve_config("ppo", CLIFF, {}), max_episode_steps=7) == 7
@@ -114,13 +118,15 @@ def test_signal_during_periodic_evaluation_skips_it_and_saves(tmp_path):
 
 def test_sigterm_during_final_evaluation_after_the_final_checkpoint(tmp_path, capsys):
     run_dir = tmp_path / "run"
-    values = {**TINY, "total_steps": 256, "eval_max_episode_steps": 10**9}  # an endless final evaluation
+    # An endless final evaluation (the untrained deterministic policy never reaches the goal), and no periodic
+    # one: the default schedule would evaluate at step 128, endlessly too, before the final checkpoint.
+    values = {**TINY, "total_steps": 256, "eval_every": 0, "eval_max_episode_steps": 10**9}
 
     def sigterm_once_evaluating():  # from another thread, as a user's kill would come
         deadline = time.time() + 300
         while not (run_dir / "checkpoint" / "ckpt-256.index").exists():  # saved before the final evaluation
             if time.time() > deadline:
-                return
+                break  # stop the run anyway: the assertions below then fail instead of the test hanging
             time.sleep(0.05)
         time.sleep(1.0)  # well into the evaluation
         os.kill(os.getpid(), signal.SIGTERM)

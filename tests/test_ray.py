@@ -50,7 +50,7 @@ def test_one_worker_reproduces_in_process_rollout(ray_cluster):
 
 
 def test_two_workers_concatenate_along_env_axis_and_survive_a_kill(ray_cluster, capfd):
-    config = resolve_config("ppo", "CartPole-v1", {**SMALL, "backend": "ray", "worker_timeout_s": 60})
+    config = resolve_config("ppo", "CartPole-v1", {**SMALL, "backend": "ray", "worker_timeout_s": 180})
     env = make_env(config, 4, seed=3)
     policy = make_policy(config, env, seed=3)
     remote = RayRolloutCollector(config, env, policy, seed=3)

@@ -76,7 +76,8 @@ def test_trials_pruned_before_training_do_not_count_and_cannot_loop_forever(tmp_
     from agents.run.tuning import MAX_UNTRAINED, TuneSpec, finished, open_study, optimize, save_spec
 
     (tmp_path / "space.yaml").write_text(
-        "default: {learning_rate: {float: [1.0e-4, 1.0e-2], log: true}, num_envs: 2, num_steps: 16}\n"
+        "default: {learning_rate: {float: [1.0e-4, 1.0e-2], log: true},"
+        " num_envs: 2, num_steps: 16, minibatch_size: 32}\n"
     )  # a 32-step rollout: 4 updates need 128 steps, more than the budget of 100
     spec = TuneSpec(env_id=COIN_ID, algo="ppo", study_dir=str(tmp_path / "s"), trials=1, total_steps=100,
                     space_file=str(tmp_path / "space.yaml"))  # fmt: skip

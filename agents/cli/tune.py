@@ -96,8 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     study_name = args.study_name or f"{args.env}__{args.algo}".replace("/", "_")
     try:
         overrides = dict(parse_override(text) for text in args.overrides)
-        config = resolve_config(args.algo, args.env, {**overrides, "total_steps": args.total_steps})
-        load_search_space(args.algo, args.env, args.space)
+        space, _ = load_search_space(args.algo, args.env, args.space)
+        # What every trial shares: the overrides, then the space's fixed values (as trials merge them), e.g. a
+        # space's num_envs decides whether the budget holds one rollout.
+        fixed = {name: value for name, value in space.items() if not isinstance(value, dict)}
+        values = {**overrides, **fixed, "total_steps": args.total_steps}
+        config = resolve_config(args.algo, args.env, values)
         check_env_id(args.env)
         wrapper_factories(config.run.wrappers)
         spec = TuneSpec(

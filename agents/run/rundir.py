@@ -136,6 +136,23 @@ def claim_run_dir(run_dir: Path, new: bool) -> Iterator[None]:
         os.close(fd)
 
 
+def never_saved(run_dir: Path) -> bool:
+    """True for a run that stopped before its first checkpoint: no checkpoint, no best checkpoint, and no
+    summary.json naming one. A run whose checkpoints were deleted after it saved is *not* restarted (its
+    best/ and summary.json would be lost): resuming it is an error that names the missing checkpoint."""
+    from agents.run.checkpoint import BEST_DIR, CHECKPOINT_DIR, latest_in  # checkpoint.py imports this module
+
+    if latest_in(run_dir / CHECKPOINT_DIR) or latest_in(run_dir / BEST_DIR):
+        return False
+    summary = run_dir / SUMMARY_FILE
+    if not summary.exists():
+        return True
+    try:
+        return json.loads(summary.read_text()).get("checkpoint") is None
+    except (OSError, ValueError):
+        return False
+
+
 def clear_unstarted(run_dir: Path) -> None:
     """Remove what a run wrote before its first checkpoint (config.json, event files, best/, videos/,
     summary.json), so that it can start again in place from step 0. Only for a run with no checkpoint."""

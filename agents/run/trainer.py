@@ -54,6 +54,7 @@ from agents.run.rundir import (
     check_run_dir,
     claim_run_dir,
     clear_unstarted,
+    never_saved,
     trim_events_after,
     write_json_atomic,
 )
@@ -119,21 +120,6 @@ def train(
                 return session.train(start, acting, metric_fns, stop)
         finally:
             run.close()
-
-
-def never_saved(run_dir: Path) -> bool:
-    """True for a run that stopped before its first checkpoint: no checkpoint, no best checkpoint, and no
-    summary.json naming one. A run whose checkpoints were deleted after it saved is *not* restarted (its
-    best/ and summary.json would be lost): resuming it is an error that names the missing checkpoint."""
-    if ckpt.latest_in(run_dir / ckpt.CHECKPOINT_DIR) or ckpt.latest_in(run_dir / ckpt.BEST_DIR):
-        return False
-    summary = run_dir / SUMMARY_FILE
-    if not summary.exists():
-        return True
-    try:
-        return json.loads(summary.read_text()).get("checkpoint") is None
-    except (OSError, ValueError):
-        return False
 
 
 class StoppedBeforeStart(KeyboardInterrupt):

@@ -15,7 +15,7 @@ import pytest
 from agents.experience.ray_cluster import LocalRayCluster, session_processes
 from agents.experience.ray_session import RayAddressError, init_ray
 from agents.run.logging import read_scalars
-from envs.testing import LATENCY_ID
+from envs.testing import COIN_ID, LATENCY_ID
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = [sys.executable, str(ROOT / "scripts" / "train_agent.py")]
@@ -26,14 +26,7 @@ LATENCY_RUN = ["--env", LATENCY_ID, "--set", "env_kwargs={latency_s: 0.004}", "-
 
 def _worker_pids(sid: int) -> list[int]:
     """Rollout workers (Ray actor processes) in one node's session."""
-    found = []
-    for pid in session_processes(sid):
-        try:
-            if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::RolloutWorker"):
-                found.append(pid)
-        except OSError:
-            pass
-    return found
+    return _processes_named(sid, b"ray::RolloutWorker")
 
 
 @pytest.fixture
@@ -113,6 +106,18 @@ runs:
 """
 
 
+def _processes_named(sid: int, title: bytes) -> list[int]:
+    """Processes in one node's session whose command line (a Ray worker's title) starts with ``title``."""
+    found = []
+    for pid in session_processes(sid):
+        try:
+            if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(title):
+                found.append(pid)
+        except OSError:
+            pass
+    return found
+
+
 def _train_processes(sid: int) -> list[int]:
     found = []
     for pid in session_processes(sid):
@@ -156,3 +161,39 @@ def test_benchmark_runs_as_ray_tasks_and_a_lost_node_s_run_is_rerun(cluster, tmp
         assert not summary["interrupted"] and summary["eval_episodes"] == 2
         assert (logdir / f"{name}.log").exists() and (logdir / name / "checkpoint").is_dir()
     assert "Ray cluster, one task of 1 CPU(s) per run" in out.read_text()
+
+
+TUNE_SPACE = (
+    "default: {learning_rate: {float: [1.0e-4, 1.0e-2], log: true}, num_envs: 2, num_steps: 16,"
+    " minibatch_size: 32, update_epochs: 1, video: false, eval_episodes: 2, eval_envs: 2, histogram_every: 0}\n"
+)
+
+
+def test_tuning_trials_run_as_ray_tasks_on_both_nodes(cluster, tmp_path):
+    """tune.py --backend ray on the two-node cluster: the two trial loops run as Ray tasks, one on each node
+    (SPREAD), and both trials finish as complete run directories of the study. (One filesystem here; on a real
+    cluster the study directory must be shared, README "Tuning".)"""
+    optuna = pytest.importorskip("optuna")
+    (tmp_path / "space.yaml").write_text(TUNE_SPACE)
+    command = [sys.executable, str(ROOT / "scripts" / "tune.py"), "--env", COIN_ID, "--trials", "2", "--jobs", "2",
+               "--total-steps", "320", "--space", str(tmp_path / "space.yaml"), "--logdir", str(tmp_path),
+               "--study-name", "coin", "--backend", "ray", "--ray-address", cluster.address]  # fmt: skip
+    console = tmp_path / "tune.out"
+    with open(console, "w") as sink:
+        process = subprocess.Popen(command, env=cluster.env(), stdout=sink, stderr=subprocess.STDOUT)
+    head, node = cluster.nodes
+    seen = {"head": set(), "node": set()}
+    deadline = time.monotonic() + 600
+    while process.poll() is None and time.monotonic() < deadline:
+        seen["head"].update(_processes_named(head.process.pid, b"ray::_ray_task"))
+        seen["node"].update(_processes_named(node.process.pid, b"ray::_ray_task"))
+        time.sleep(0.1)
+    process.wait(timeout=60)
+    output = console.read_text()
+    assert process.returncode == 0, output[-3000:]
+    assert seen["head"] and seen["node"], (seen, output[-2000:])  # a trial loop ran on each node
+    study = optuna.load_study(study_name="coin", storage=f"sqlite:///{tmp_path / 'coin' / 'study.db'}")
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2
+    for trial in study.trials:
+        summary = json.loads((Path(trial.user_attrs["run_dir"]) / "summary.json").read_text())
+        assert summary["total_steps"] == 320 and summary["eval_mean_return"] == trial.value

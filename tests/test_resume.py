@@ -119,7 +119,10 @@ def test_resume_after_kill_finishes_with_continuous_curves_and_schedules(lifecyc
     # starts after it).
     evals = [s for s, _ in scalars(run_dir, "eval/mean_return")]
     stopped_at = lifecycle["first"][3]["total_steps"]
-    assert evals in (list(range(1024, TOTAL + 1, 1024)), [s for s in range(1024, TOTAL + 1, 1024) if s != stopped_at])
+    assert evals in (
+        list(range(1024, TOTAL + 1, 1024)),
+        [s for s in range(1024, TOTAL + 1, 1024) if s != stopped_at],
+    )
     config = json.loads((run_dir / "config.json").read_text())
     assert len(config["resume_commands"]) == 2 and config["run"]["total_steps"] == TOTAL
 

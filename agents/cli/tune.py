@@ -229,7 +229,8 @@ def _in_ray(spec, address: str | None) -> bool:
     refs = []
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        task = ray.remote(num_cpus=1, max_retries=0)(_ray_task)
+        # SPREAD: on a cluster, one trial loop per node before any node gets a second (as benchmark.py's runs)
+        task = ray.remote(num_cpus=1, max_retries=0, scheduling_strategy="SPREAD")(_ray_task)
         refs = [task.remote(spec_file) for _ in range(spec.jobs)]
         codes = _ray_results(ray, refs)
     except KeyboardInterrupt:

@@ -1,6 +1,7 @@
 """A recurrent run end to end: train, resume, evaluate, and export a SavedModel stepped without tfpg."""
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -106,6 +107,18 @@ def test_exported_recurrent_policy_steps_like_the_agent_without_tfpg(run_dir, tm
     assert np.abs(np.stack(states)).max() > 1e-2  # the state is really carried
     info = json.loads((out / "tfpg_export.json").read_text())
     assert info["recurrent_state_size"] == 32 and "initial_state" in info["signatures"]
+
+
+def test_readme_recurrent_export_snippet_runs_as_written(run_dir, tmp_path):
+    """README's recurrent export block, as written, in a fresh process beside an export of this run."""
+    import export_policy
+
+    assert export_policy.main([str(run_dir), "--out", str(tmp_path / "exported" / "cpnv")]) == 0
+    readme = (ROOT / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL) if "exported/cpnv" in b]
+    check = "\nassert action.shape == (1,) and state.shape == (1, 32), (action.shape, state.shape)\n"
+    proc = subprocess.run([sys.executable, "-c", block + check], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
 
 
 def test_a_recurrent_policy_refuses_onnx_and_tflite_before_writing_anything(run_dir, tmp_path, capsys):

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from agents.algorithms.configs import RECURRENT_ALGOS, sequence_minibatch_error
 from agents.algorithms.registry import ALGORITHMS
 from agents.experience.masks import MaskSource
 from agents.validation import ConfigError, validate
@@ -141,6 +142,14 @@ class NetworkConfig:
     """Image encoder: nature (Mnih et al. 2015, 512 features), small, minatar, or auto (nature when H, W >= 36)."""
     channels: str = "auto"
     """Image channel axis: first ([C, H, W]), last ([H, W, C]) or auto (the axis clearly smaller than the others)."""
+    recurrent: str = "none"
+    """Recurrent core between each encoder and its MLP: none (feed-forward), lstm or gru."""
+    recurrent_size: int = 256
+    """Hidden units of each recurrent core (sb3-contrib's lstm_hidden_size default, 256)."""
+    critic_core: str = "own"
+    """With a core and separate trunks: the value trunk has its own core (own, sb3-contrib's
+    enable_critic_lstm), reads the policy core's output without training it (shared, as shared_lstm), or is
+    feed-forward (none). With share_trunk the one trunk, core included, feeds both heads."""
 
 
 @dataclass
@@ -277,6 +286,8 @@ def resolve_config(algo: str, env_id: str, values: dict[str, Any]) -> ResolvedCo
     built = {part: cls(**chosen[part]) for part, cls in parts.items()}
     _check_backend(built["run"])
     _check_action_mask(built["run"])
+    _check_recurrent(built["network"])
+    _check_recurrent_training(built)
     config = ResolvedConfig(
         run=built["run"], network=built["network"], agent=built["agent"], preset=preset_name
     )
@@ -311,6 +322,40 @@ def _check_action_mask(run: RunConfig) -> None:
         MaskSource.parse(run.action_mask)
     except ValueError as err:
         raise ConfigError(str(err)) from err
+
+
+RECURRENT_CORES = ("none", "lstm", "gru")
+CRITIC_CORES = ("own", "shared", "none")
+
+
+def _check_recurrent(network: NetworkConfig) -> None:
+    """Core kind, width and critic choice (networks/cores.py, networks/actor_critic.py)."""
+    if network.recurrent not in RECURRENT_CORES:
+        raise ConfigError(
+            f"recurrent must be one of {', '.join(RECURRENT_CORES)}, got {network.recurrent!r}."
+        )
+    if network.recurrent_size < 1:
+        raise ConfigError(f"recurrent_size must be a positive number of units, got {network.recurrent_size}.")
+    if network.critic_core not in CRITIC_CORES:
+        raise ConfigError(
+            f"critic_core must be one of {', '.join(CRITIC_CORES)}, got {network.critic_core!r}."
+        )
+
+
+def _check_recurrent_training(config: dict) -> None:
+    """A recurrent network needs an algorithm that replays sequences, and PPO minibatches of whole sequences."""
+    run, network, agent = config["run"], config["network"], config["agent"]
+    if network.recurrent == "none":
+        return
+    if run.algo not in RECURRENT_ALGOS:
+        raise ConfigError(
+            f"recurrent={network.recurrent} trains with {' or '.join(RECURRENT_ALGOS)}, not {run.algo}; "
+            f"use --algo ppo, or recurrent=none."
+        )
+    if run.algo == "ppo":
+        error = sequence_minibatch_error(agent.num_steps, agent.minibatch_size, run.num_envs)
+        if error:
+            raise ConfigError(error)
 
 
 def _check_type(cls: type, name: str, value: Any) -> Any:

@@ -8,6 +8,9 @@ The spec (YAML) lists runs of ``scripts/train_agent.py``::
     runs:
       - {algo: ppo, env: CartPole-v1, steps: 100000, threshold: 475}
       - {algo: a2c, env: Acrobot-v1, steps: 500000, seeds: [0], set: {learning_rate: 1e-3}}
+      - {algo: ppo, env: CartPole-v1, steps: 100000, label: gru, set: {recurrent: gru}}
+
+``label`` tells apart entries of one algorithm on one env (its run names, table row and curve carry it).
 
 Every (entry, seed) is one ``train_agent.py`` process; ``--jobs`` of them run at once, each limited to
 ``--threads`` TensorFlow/OpenMP threads so they do not oversubscribe the cores. Finished runs (a run directory
@@ -57,9 +60,16 @@ class Entry:
     seeds: list[int]
     overrides: dict = field(default_factory=dict)
     threshold: float | None = None
+    label: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The algorithm, and the label if the entry has one (``ppo-gru``)."""
+        return f"{self.algo}-{self.label}" if self.label else self.algo
 
     def run_name(self, seed: int) -> str:
-        return f"{self.env.replace('/', '_')}__{self.algo}__{self.steps}__s{seed}"  # ALE/..., MinAtar/... ids
+        # One path component: train_agent's --run-name is a directory name (ALE/..., MinAtar/..., tfpg/... ids).
+        return f"{self.env.replace('/', '_')}__{self.name}__{self.steps}__s{seed}"
 
     def train_args(self, seed: int | str) -> list[str]:
         args = ["--algo", self.algo, "--env", self.env, "--seed", str(seed), "--total-steps", str(self.steps)]
@@ -91,18 +101,26 @@ def load_spec(path: Path) -> list[Entry]:
         where = f"{path} runs[{i}]"
         if not isinstance(raw, dict) or not {"algo", "env", "steps"} <= raw.keys():
             raise SpecError(f"{where}: each run needs algo, env and steps, got {raw!r}.")
-        unknown = set(raw) - {"algo", "env", "steps", "seeds", "set", "threshold"}
+        unknown = set(raw) - {"algo", "env", "steps", "seeds", "set", "threshold", "label"}
         if unknown:
             raise SpecError(
-                f"{where}: unknown keys {sorted(unknown)}; allowed: algo env steps seeds set threshold."
+                f"{where}: unknown keys {sorted(unknown)}; allowed: algo env steps seeds set threshold label."
             )
+        if "label" in raw and not (isinstance(raw["label"], str) and raw["label"].isidentifier()):
+            raise SpecError(f"{where}: label must be a word (letters, digits, _), got {raw['label']!r}.")
         seeds = raw.get("seeds", data.get("seeds", [0]))
         if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
             raise SpecError(f"{where}: seeds must be a non-empty list of ints, got {seeds!r}.")
         if not isinstance(raw["steps"], int) or raw["steps"] <= 0:
             raise SpecError(f"{where}: steps must be a positive int, got {raw['steps']!r}.")
         entry = Entry(
-            raw["algo"], raw["env"], raw["steps"], seeds, raw.get("set") or {}, raw.get("threshold")
+            raw["algo"],
+            raw["env"],
+            raw["steps"],
+            seeds,
+            raw.get("set") or {},
+            raw.get("threshold"),
+            raw.get("label"),
         )
         try:
             resolve_config(entry.algo, entry.env, dict(entry.overrides))
@@ -201,7 +219,7 @@ def run_all_ray(entries: list[Entry], logdir: Path, args) -> dict:
             else json.loads((result.run_dir / "summary.json").read_text())
         )
         status = result.error or f"eval {results[key].get('eval_mean_return')} (node {str(result.node)[:8]})"
-        print(f"[{len(results)}/{total}] {entries[key[0]].algo} {entries[key[0]].env} seed {key[1]}: {status}",
+        print(f"[{len(results)}/{total}] {entries[key[0]].name} {entries[key[0]].env} seed {key[1]}: {status}",
               flush=True)  # fmt: skip
 
     run_on_ray([request for _, request in requests.values()], logdir, args.ray_address, args.cpus_per_run,
@@ -225,7 +243,7 @@ def run_all(entries: list[Entry], logdir: Path, jobs: int, threads: int, timeout
                 results[key] = {"error": f"{type(err).__name__}: {err}"}
             entry = entries[key[0]]
             status = results[key].get("error") or f"eval {results[key].get('eval_mean_return')}"
-            print(f"[{n}/{len(tasks)}] {entry.algo} {entry.env} seed {key[1]}: {status}", flush=True)
+            print(f"[{n}/{len(tasks)}] {entry.name} {entry.env} seed {key[1]}: {status}", flush=True)
     return results
 
 
@@ -253,7 +271,7 @@ def collect(entries: list[Entry], logdir: Path, offset: int) -> dict:
                 results[(i, seed)] = {"error": "not run"}
             elif not same_config(entry, seed, path.parent):
                 results[(i, seed)] = {
-                    "error": f"stale: the preset changed since; rerun --only {entry.algo}:{entry.env}"
+                    "error": f"stale: the preset changed since; rerun --only {entry.name}:{entry.env}"
                 }
             else:
                 results[(i, seed)] = json.loads(path.read_text())
@@ -269,7 +287,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--logdir", type=Path, help="where runs go (default: benchmarks/runs/SPEC_NAME)")
     parser.add_argument("--plots", type=Path, help="where PNGs go (default: benchmarks/plots/SPEC_NAME)")
     parser.add_argument(
-        "--only", action="append", default=[], metavar="ALGO:ENV", help="run only these entries"
+        "--only",
+        action="append",
+        default=[],
+        metavar="ALGO:ENV",
+        help="run only these entries (ALGO-LABEL:ENV for a labelled one)",
     )
     parser.add_argument("--timeout", type=float, help="seconds before a single run is killed (default: none)")
     parser.add_argument(
@@ -311,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     all_entries = entries
     if args.only:
-        entries = [e for e in entries if f"{e.algo}:{e.env}" in args.only]
+        entries = [e for e in entries if {f"{e.algo}:{e.env}", f"{e.name}:{e.env}"} & set(args.only)]
         if not entries:
             print(f"error: no spec entry matches --only {args.only}", file=sys.stderr)
             return 2

@@ -38,7 +38,7 @@ def table_row(entry, results: list[dict]) -> tuple[str, bool]:
     errors = [r["error"] for r in results if "error" in r]
     seeds = " ".join(str(s) for s in entry.seeds)
     if not done:
-        cells = [entry.algo, entry.env, seeds, f"{entry.steps:,}", "**error**", *["–"] * 4]
+        cells = [entry.name, entry.env, seeds, f"{entry.steps:,}", "**error**", *["–"] * 4]
         return "| " + " | ".join(cells) + f" | {cell(errors[0])} |", False
     means = np.array([r["eval_mean_return"] for r in done], float)
     result = f"{fmt(means.mean())} ± {fmt(means.std())}"
@@ -52,7 +52,7 @@ def table_row(entry, results: list[dict]) -> tuple[str, bool]:
     wall = np.mean([r["wall_time_s"] for r in done])
     sps = np.mean([r["sps"] for r in done])
     steps = f"{int(np.max([r['total_steps'] for r in done])):,}"
-    cells = [entry.algo, entry.env, seeds, steps, result, threshold, met, fmt_time(wall), f"{sps:,.0f}"]
+    cells = [entry.name, entry.env, seeds, steps, result, threshold, met, fmt_time(wall), f"{sps:,.0f}"]
     return "| " + " | ".join(cells) + f" | `{entry.command()}` |", not errors
 
 
@@ -99,7 +99,7 @@ def plot_env(env: str, entries: list, logdir: Path, path: Path) -> bool:
         with warnings.catch_warnings():  # bins before any seed's first episode are all-NaN: left blank
             warnings.simplefilter("ignore", RuntimeWarning)
             mean, std = np.nanmean(curves, 0), np.nanstd(curves, 0)
-        label = f"{entry.algo} ({len(per_seed)} seed{'s' if len(per_seed) > 1 else ''})"
+        label = f"{entry.name} ({len(per_seed)} seed{'s' if len(per_seed) > 1 else ''})"
         (line,) = ax.plot(centers, mean, label=label, marker=".", markersize=3)
         ax.fill_between(centers, mean - std, mean + std, alpha=0.2, color=line.get_color())
         drawn = True

@@ -55,6 +55,7 @@ def run_tfpg(case: dict, seed: int, eval_episodes: int, spawned_at: float, threa
 
     def timed_collect(self, *args):  # timestamps the first rollout (the first env step follows at once)
         first.setdefault("t", time.time())
+        first.setdefault("cpu", time.process_time())
         return collect(self, *args)
 
     collector.RolloutCollector.collect = timed_collect
@@ -70,6 +71,7 @@ def run_tfpg(case: dict, seed: int, eval_episodes: int, spawned_at: float, threa
     config = resolve_config(case["algo"], case["env"], values)
     with tempfile.TemporaryDirectory() as tmp:
         summary = train(config, Path(tmp) / "run", progress=False)
+        cpu_s = time.process_time() - first["cpu"]
         series = {
             tag: dict(zip(*read_scalars(str(Path(tmp) / "run"), tag), strict=True))
             for tag in ("eval/mean_return", "time/sps")
@@ -90,6 +92,8 @@ def run_tfpg(case: dict, seed: int, eval_episodes: int, spawned_at: float, threa
         evals=evals,
         start_to_first_step_s=first["t"] - spawned_at,
         seconds={phase: round(value, 2) for phase, value in shares.items()},
+        cpu_s=round(cpu_s, 1),
+        steps=summary["total_steps"],
     )
 
 
@@ -102,17 +106,24 @@ def run_sb3(case: dict, seed: int, eval_episodes: int, spawned_at: float, thread
     from stable_baselines3.common.evaluation import evaluate_policy
 
     kwargs = {k: (lambda f, v=v[1]: v * f) if isinstance(v, tuple) else v for k, v in case["sb3"].items()}
+    if case["env"].startswith("tfpg/"):
+        import envs.partially_observed  # noqa: F401  (registers the tfpg/ ids for gymnasium.make)
     env = sb3_env(case, case["num_envs"], seed, training=True)
     eval_env = sb3_env(case, min(eval_episodes, 10), seed + 10_000, training=False)
     algo_name = case.get("sb3_algo", case["algo"])
+    policy = "CnnPolicy" if case.get("atari") else "MlpPolicy"
     if algo_name == "maskable_ppo":
         from sb3_contrib import MaskablePPO
         from sb3_contrib.common.maskable.evaluation import evaluate_policy  # acts with the eval env's masks
 
         algo = MaskablePPO
+    elif algo_name == "recurrent_ppo":  # sb3-contrib's; evaluate_policy carries its LSTM states
+        from sb3_contrib import RecurrentPPO
+
+        algo, policy = RecurrentPPO, "MlpLstmPolicy"
     else:
         algo = {"ppo": PPO, "a2c": A2C}[algo_name]
-    model = algo("CnnPolicy" if case.get("atari") else "MlpPolicy", env, seed=seed, device="cpu", **kwargs)
+    model = algo(policy, env, seed=seed, device="cpu", **kwargs)
     seconds = {"collect": 0.0, "update": 0.0}
 
     def timed(name, method):
@@ -130,7 +141,7 @@ def run_sb3(case: dict, seed: int, eval_episodes: int, spawned_at: float, thread
 
     class Clock(BaseCallback):
         def _on_training_start(self):
-            self.first = time.time()
+            self.first, self.cpu = time.time(), time.process_time()
             self.start, self.paused, self.evals = time.perf_counter(), 0.0, []
             self.next_eval = case["eval_every"] or None
 
@@ -149,6 +160,7 @@ def run_sb3(case: dict, seed: int, eval_episodes: int, spawned_at: float, thread
     clock = Clock()
     model.learn(case["steps"], callback=clock)
     train_time = clock.train_time()
+    cpu_s = time.process_time() - clock.cpu
     final, _ = evaluate_policy(model, eval_env, eval_episodes, deterministic=True)
     return dict(
         sps=round(model.num_timesteps / train_time, 1),
@@ -157,6 +169,8 @@ def run_sb3(case: dict, seed: int, eval_episodes: int, spawned_at: float, thread
         evals=clock.evals,
         start_to_first_step_s=clock.first - spawned_at,
         seconds={"collect": round(seconds["collect"], 2), "update": round(seconds["update"], 2)},
+        cpu_s=round(cpu_s, 1),
+        steps=model.num_timesteps,
     )
 
 
@@ -226,12 +240,13 @@ def spawn(
         *(["--threads", str(threads)] if threads else []),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    load = os.getloadavg()[0]  # the machine is shared: how busy it was as the run ended
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode or not lines:
         return {
             "error": (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
         }
-    return json.loads(lines[-1][len("RESULT ") :])
+    return {**json.loads(lines[-1][len("RESULT ") :]), "load_1min": load}
 
 
 def with_steps(case: dict, steps: int | None) -> dict:
@@ -297,6 +312,8 @@ def compare(
             "reached": sum(r["ttt_s"] is not None for r in ok),
             "runs": len(ok),
             "start_to_first_step_s": _median([r["start_to_first_step_s"] for r in ok]),
+            "steps_per_cpu_s": _median([r["steps"] / r["cpu_s"] for r in ok if r.get("cpu_s")]),
+            "load_1min": [r["load_1min"] for r in ok],
         }
     print_summary(summary, frameworks)
     return summary
@@ -312,13 +329,14 @@ def print_row(row: dict, frameworks: list[str]) -> None:
         parts.append(
             f"{fw} sps {r['sps']:.0f} ttt {_fmt(r['ttt_s'], '.1f')}s@{_fmt(r['ttt_steps'], 'd')} "
             f"final {r['final_return']:.1f} start {r['start_to_first_step_s']:.1f}s "
-            f"load {r['load_avg'][0]:.1f}→{r['load_avg'][1]:.1f}"
+            f"cpu {r['cpu_s']:.0f}s load {r['load_avg'][0]:.1f}→{r['load_avg'][1]:.1f}"
         )
         if "seconds" in r:
             parts.append("(" + ", ".join(f"{k} {v:.1f}s" for k, v in r["seconds"].items()) + ")")
     if len(frameworks) == 2 and all("error" not in row[fw] for fw in frameworks):
         a, b = row["tfpg"], row["sb3"]
         parts.append(f"| sps ratio {a['sps'] / b['sps']:.2f}")
+        parts.append(f"steps/cpu-s ratio {(a['steps'] / a['cpu_s']) / (b['steps'] / b['cpu_s']):.2f}")
         if a["ttt_s"] and b["ttt_s"]:
             parts.append(f"ttt ratio {a['ttt_s'] / b['ttt_s']:.2f}")
     print(" ".join(parts), flush=True)
@@ -335,11 +353,16 @@ def print_summary(summary: dict, frameworks: list[str]) -> None:
             f"(steps {_fmt(s['ttt_steps'])}, reached {s['reached']}/{s['runs']})  "
             f"final {_fmt(s['final_return'], '.1f')}"
             f"  solved {s['solved']}/{s['runs']}  start→first step {_fmt(s['start_to_first_step_s'], '.1f')} s"
+            f"  steps per CPU-second {_fmt(s['steps_per_cpu_s'])}"
+            f"  1-min load at each run's end {' '.join(f'{x:.1f}' for x in s['load_1min'])}"
         )
     if len(frameworks) == 2 and summary["tfpg"]["sps"] and summary["sb3"]["sps"]:
         a, b = summary["tfpg"], summary["sb3"]
         ttt = f"{a['ttt_s'] / b['ttt_s']:.2f}" if a["ttt_s"] and b["ttt_s"] else "—"
-        print(f"ratio tfpg/sb3: sps {a['sps'] / b['sps']:.2f}  time-to-threshold {ttt}")
+        cpu = f"{a['steps_per_cpu_s'] / b['steps_per_cpu_s']:.2f}" if a["steps_per_cpu_s"] else "—"
+        print(
+            f"ratio tfpg/sb3: sps {a['sps'] / b['sps']:.2f}  time-to-threshold {ttt}  steps per CPU-second {cpu}"
+        )
     else:
         print(f"tfpg sps / raw env sps: {summary['tfpg']['sps'] / summary['raw_env_sps']:.2f}")
 
@@ -358,7 +381,9 @@ def main(argv: list[str] | None = None) -> int:
         help="extra tfpg config override for this case, repeatable (e.g. --tfpg-set jit_compile=true)",
     )
     parser.add_argument(
-        "--steps", type=int, help="env steps per run instead of the case's budget (both frameworks alike)"
+        "--steps",
+        type=int,
+        help="env steps per run instead of the case's budget (both frameworks alike; a speed-only comparison)",
     )
     parser.add_argument(
         "--threads",
@@ -373,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         case = with_steps(CASES.get(args.case, THROUGHPUT), args.steps)
         case = dict(case, tfpg={**case["tfpg"], **dict(parse_override(text) for text in args.tfpg_set)})
+        if args.steps:
+            case["steps"] = args.steps
         run = run_tfpg if args.worker == "tfpg" else run_sb3
         print(
             "RESULT "

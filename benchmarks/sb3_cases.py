@@ -113,6 +113,28 @@ CASES: dict[str, dict] = {
         ),
         tfpg={},  # the ALE/* preset (vf_coef 1.0 = SB3's 0.5)
     ),
+    # sb3-contrib's RecurrentPPO (MlpLstmPolicy defaults: LSTM 256 for the policy and one for the critic, 64x64
+    # tanh MLPs) with RL Zoo's ppo_lstm.yml CartPoleNoVel-v1 entry; tfpg's PPO preset for the env is the same.
+    "recurrentppo-cartpolenovel": dict(
+        env="tfpg/CartPoleNoVel-v1",
+        algo="ppo",
+        sb3_algo="recurrent_ppo",
+        steps=100_000,
+        threshold=475.0,
+        eval_every=8192,
+        num_envs=8,
+        sb3=dict(
+            n_steps=32,
+            batch_size=256,
+            gae_lambda=0.8,
+            gamma=0.98,
+            n_epochs=20,
+            ent_coef=0.0,
+            learning_rate=("lin", 1e-3),
+            clip_range=("lin", 0.2),
+        ),
+        tfpg={},  # the tfpg/CartPoleNoVel-v1 PPO preset (recurrent=lstm, recurrent_size=256, vf_coef 1.0)
+    ),
 }
 # MaskablePPO with SB3's defaults (1 env, n_steps 2048, batch 64, 10 epochs, lr 3e-4, γ 0.99, λ 0.95, clip
 # 0.2, max_grad_norm 0.5, vf_coef 0.5 = tfpg's 1.0), the setting of issue 13's reference measurement.

@@ -16,6 +16,8 @@ from envs.normalize import VecNormalizeReward
 from envs.wrappers import ActionMaskToInfo
 
 _TEST_NAMESPACE = "tfpg-test/"
+_NAMESPACES = {_TEST_NAMESPACE: "envs.testing", "tfpg/": "envs.partially_observed"}
+"""Id prefix → the module that registers those ids on import."""
 
 
 def make_vector_env(
@@ -54,7 +56,7 @@ def make_vector_env(
     must pass no seed, or episodes would repeat. ``reset_seeded`` does both in one call.
 
     Args:
-        env_id: A registered Gymnasium id (``tfpg-test/...`` ids register themselves).
+        env_id: A registered Gymnasium id (``tfpg-test/...`` and ``tfpg/...`` ids register themselves).
         num_envs: Number of sub-environments.
         seed: Seed for the spaces' samplers, or ``None`` to leave them unseeded.
         vectorization: ``"auto"`` (the env's native vector env when its spec has a ``vector_entry_point``,
@@ -95,8 +97,9 @@ def make_vector_env(
         raise ValueError(f"clip_obs must be positive or None, got {clip_obs}.")
     if clip_reward is not None and not clip_reward > 0:
         raise ValueError(f"clip_reward must be positive or None, got {clip_reward}.")
-    if env_id.startswith(_TEST_NAMESPACE):
-        importlib.import_module("envs.testing")  # registers the tfpg-test/ ids
+    for prefix, module in _NAMESPACES.items():
+        if env_id.startswith(prefix):
+            importlib.import_module(module)  # registers that namespace's ids
     atari.check_atari_options(env_id, vectorization, atari_wrappers, terminal_on_life_loss)
     atari.register_pixel_envs(env_id)
 

@@ -7,6 +7,8 @@ Families:
   learn it in a few thousand steps. Episodes terminate by chance (probability ``terminate_prob`` per step)
   and are truncated by Gymnasium's ``TimeLimit`` at ``SPACES_MAX_EPISODE_STEPS``, so both paths occur.
 * ``CounterEnv``: fully predictable transitions for checking termination vs truncation and autoreset.
+* ``MemoryEnv`` (``MEMORY_ID``): the rewarded action depends on a cue shown ``delay`` steps earlier, so only
+  a policy with memory beats chance.
 * ``LatencyEnv`` (``LATENCY_ID``): a stand-in for a slow simulator or a remote game server. Each step sleeps
   ``latency_s`` instead of computing, so scaling studies of many env workers need no cores.
 * ``InvalidActionEnv``: action masking (its docstring and the ``INVALID_ACTION*`` ids): some actions are
@@ -31,6 +33,9 @@ COUNTER_ID = f"{NAMESPACE}/Counter-v0"
 COIN_ID = f"{NAMESPACE}/Coin-v0"
 """Reports ``is_success`` and an ``info["bonus"]`` per step (see ``CoinEnv``)."""
 CONTINUOUS_COIN_ID = f"{NAMESPACE}/ContinuousCoin-v0"
+MEMORY_ID = f"{NAMESPACE}/Memory-v0"
+"""Remember a cue for ``MEMORY_DELAY`` steps (see ``MemoryEnv``)."""
+MEMORY_DELAY = 10
 LATENCY_ID = f"{NAMESPACE}/Latency-v0"
 LATENCY_MAX_EPISODE_STEPS = 200
 # Same dynamics as Counter, but its native vector env resets in the SAME step; only for checking that
@@ -272,6 +277,51 @@ class CoinEnv(gymnasium.Env):
         return isinstance(self.action_space, spaces.Box)
 
 
+class MemoryEnv(gymnasium.Env):
+    """Cue, wait, answer: the rewarded action is the cue shown ``delay`` steps before the question.
+
+    Observations are Box(3,): step 0 shows the cue ``c`` in {0, 1} as ``[1, 0, 0]`` or ``[0, 1, 0]``; the
+    ``delay - 1`` steps after it show ``[0, 0, 0]``; step ``delay`` shows the question ``[0, 0, 1]``, whatever
+    the cue. Actions are Discrete(2). Only the answer (the action taken on the question) counts: +1 if it
+    equals ``c``, -1 otherwise, then the episode terminates with ``info["is_success"]``. Every other step pays 0.
+    The question looks the same for both cues, so a feed-forward policy answers right half of the time at
+    best (mean return 0, success 0.5); one that remembers the cue earns 1 per episode.
+
+    Args:
+        delay: Steps between the cue and the question (episodes are ``delay + 1`` steps long).
+    """
+
+    def __init__(self, delay: int = MEMORY_DELAY) -> None:
+        if delay < 1:
+            raise ValueError(f"delay must be at least 1, got {delay}.")
+        self.delay = int(delay)
+        self.observation_space = spaces.Box(0.0, 1.0, (3,), np.float32)
+        self.action_space = spaces.Discrete(2)
+        self._cue = 0
+        self._steps = 0
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        super().reset(seed=seed)
+        self._cue = int(self.np_random.integers(2))
+        self._steps = 0
+        return self._observe(), {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        if self._steps < self.delay:  # waiting: the action does not matter
+            self._steps += 1
+            return self._observe(), 0.0, False, False, {}
+        correct = int(action) == self._cue
+        return self._observe(), 1.0 if correct else -1.0, True, False, {"is_success": correct}
+
+    def _observe(self) -> np.ndarray:
+        obs = np.zeros(3, np.float32)
+        if self._steps == 0:
+            obs[self._cue] = 1.0
+        elif self._steps == self.delay:
+            obs[2] = 1.0
+        return obs
+
+
 class LatencyEnv(gymnasium.Env):
     """Slow-simulator stand-in: every ``step`` (and ``reset``) sleeps ``latency_s`` seconds, then answers at once.
 
@@ -444,6 +494,7 @@ def _register_all() -> None:
             )
     register(COUNTER_ID, entry_point=f"{__name__}:CounterEnv")
     register(COIN_ID, entry_point=f"{__name__}:CoinEnv")
+    register(MEMORY_ID, entry_point=f"{__name__}:MemoryEnv")
     register(LATENCY_ID, entry_point=f"{__name__}:LatencyEnv", max_episode_steps=LATENCY_MAX_EPISODE_STEPS)
     register(CONTINUOUS_COIN_ID, entry_point=f"{__name__}:CoinEnv", kwargs={"continuous": True})
     penalty = {"ep_length": 20, "invalid_penalty": 10.0}

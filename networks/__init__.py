@@ -1,6 +1,7 @@
 """Networks, action distributions and space helpers for tfpg."""
 
 from networks.actor_critic import ActorCritic
+from networks.cores import GRUCore, LSTMCore, make_core
 from networks.distributions import (
     Bernoulli,
     Categorical,
@@ -46,7 +47,9 @@ __all__ = [
     "DiagGaussian",
     "DictEncoder",
     "FlattenCast",
+    "GRUCore",
     "GaussianHead",
+    "LSTMCore",
     "Linear",
     "MultiCategorical",
     "MultiCategoricalHead",
@@ -57,6 +60,7 @@ __all__ = [
     "ValueHead",
     "action_spec",
     "dummy_observation",
+    "make_core",
     "make_distribution",
     "make_encoder",
     "make_policy_head",

@@ -6,8 +6,8 @@ dominated collection (BENCHMARKS.md, "speed"). Weights never change during a rol
 ``MirroredNetwork`` per rollout from a weights snapshot and acts from it.
 
 The mirror is a set of dispatch tables, one entry per layer or distribution type it can copy (``ENCODERS``,
-``ACTIVATIONS``, ``HEADS``, ``DISTRIBUTIONS``). ``mirror_support(model)`` walks the model through those tables
-once and returns ``None`` (mirrored) or the reason it is not (e.g. an image encoder): that is the policy's
+``CORES``, ``ACTIVATIONS``, ``HEADS``, ``DISTRIBUTIONS``). ``mirror_support(model)`` walks the model through
+those tables once and returns ``None`` (mirrored) or the reason it is not (e.g. an image encoder): that is the policy's
 explicit choice between this path and the TF path. The TF path stays the reference: tests check that both give
 the same parameters, values, samples (given the same noise), modes and log-probs.
 
@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from networks.cores import GRUCore, LSTMCore
 from networks.distributions import MASKED_LOGIT, Bernoulli, Categorical, DiagGaussian, MultiCategorical
 from networks.encoders import DictEncoder, FlattenCast, MultiOneHot, OneHot, TupleEncoder
 from networks.heads import (
@@ -33,6 +34,7 @@ from networks.heads import (
     MultiCategoricalHead,
     ValueHead,
 )
+from networks.numpy_cores import gru_step, lstm_step
 
 Array = np.ndarray
 Weights = dict[int, Array]
@@ -98,6 +100,19 @@ ENCODERS: dict[type, Callable[[object, Weights], Callable]] = {
 def encoder_fn(encoder, weights: Weights) -> Callable:
     """The NumPy function of a Keras encoder (``ENCODERS``), or ``NotMirrored``."""
     return _lookup(ENCODERS, encoder, "encoder")(encoder, weights)
+
+
+# --- recurrent cores: (features [B, F], state [B, S], episode_start [B]) → (outputs [B, H], state [B, S]) ---
+
+CORES: dict[type, Callable] = {LSTMCore: lstm_step, GRUCore: gru_step}
+"""Core type → its NumPy step (networks/numpy_cores.py), which takes the core's weights in ``core.weights`` order."""
+
+
+def core_fn(core, weights: Weights) -> Callable:
+    """The NumPy step of a Keras core (``CORES``), or ``NotMirrored``."""
+    step = _lookup(CORES, core, "recurrent core")
+    arrays = [weights[id(variable)] for variable in core.weights]
+    return lambda features, state, episode_start: step(arrays, features, state, episode_start)
 
 
 # --- dense layers ------------------------------------------------------------------------------------------
@@ -168,26 +183,39 @@ HEADS: dict[type, Callable[[object, Weights], Callable]] = {
 
 
 class MirroredNetwork:
-    """``ActorCritic.call`` in NumPy, from a frozen copy of its weights: ``forward(obs) -> (params, values)``.
+    """``ActorCritic.call`` in NumPy, from a frozen copy of its weights: ``forward(obs) -> (params, values)``,
+    or ``forward(obs, state, episode_start) -> (params, values, state)`` for a recurrent model.
 
     Build with ``mirror(model, weights)``, which returns None when some part is not mirrored.
     """
 
     def __init__(self, model, weights: list[Array]) -> None:
         by_id = {id(variable): array for variable, array in zip(model.weights, weights, strict=True)}
+        self.recurrent = bool(getattr(model, "is_recurrent", False))
         self._policy_encoder = encoder_fn(model.policy_encoder, by_id)
         self._policy_mlp = _mlp(model.policy_mlp, by_id)
-        self._value_encoder = None if model.share_trunk else encoder_fn(model.value_encoder, by_id)
+        value_encoder = getattr(model, "value_encoder", None)
+        self._value_encoder = None if value_encoder is None else encoder_fn(value_encoder, by_id)
         self._value_mlp = None if model.share_trunk else _mlp(model.value_mlp, by_id)
         self._policy_head = _lookup(HEADS, model.policy_head, "policy head")(model.policy_head, by_id)
         if type(model.value_head) is not ValueHead:
             raise NotMirrored(f"value head {type(model.value_head).__name__} has no NumPy mirror")
         kernel, bias, _ = dense(model.value_head.value, by_id)
         self._value_kernel, self._value_bias = kernel[:, 0], bias[0]  # [H], scalar
-        self.fused = _fuse_trunks(model, by_id)
+        self.fused = None
+        if self.recurrent:
+            self._policy_core = core_fn(model.policy_core, by_id)
+            self._policy_state_size = model.policy_core.state_size
+            self._value_core = None if model.value_core is None else core_fn(model.value_core, by_id)
+            self._value_reads_policy_core = model.value_reads_policy_core
+        else:
+            self.fused = _fuse_trunks(model, by_id)
 
-    def forward(self, obs) -> tuple[Array, Array]:
-        """obs [B, ...] → (distribution params [B, P] float32, values [B] float32), as ``model(obs)``."""
+    def forward(self, obs, state=None, episode_start=None) -> tuple[Array, ...]:
+        """obs [B, ...] → (distribution params [B, P] float32, values [B] float32), as ``model(obs)``; a
+        recurrent model also takes state [B, S] and episode_start [B] and returns the next state [B, S]."""
+        if self.recurrent:
+            return self._recurrent_forward(obs, state, episode_start)
         if self.fused is not None:
             return self.fused(obs)
         features = _apply(self._policy_mlp, self._policy_encoder(obs))  # [B, H]
@@ -195,6 +223,29 @@ class MirroredNetwork:
         if self._value_mlp is not None:
             features = _apply(self._value_mlp, self._value_encoder(obs))
         return params, features @ self._value_kernel + self._value_bias
+
+    def _recurrent_forward(self, obs, state, episode_start) -> tuple[Array, Array, Array]:
+        """Encoder → core → MLP → heads, as ``ActorCritic._recurrent_forward`` for one step."""
+        split = self._policy_state_size
+        policy_out, policy_state = self._policy_core(
+            self._policy_encoder(obs), state[:, :split], episode_start
+        )
+        features = _apply(self._policy_mlp, policy_out)  # [B, H]
+        params = self._policy_head(features)
+        new_state = policy_state
+        if self._value_mlp is None:  # one trunk for both heads
+            value_features = features
+        elif self._value_reads_policy_core:
+            value_features = _apply(self._value_mlp, policy_out)
+        elif self._value_core is not None:
+            value_out, value_state = self._value_core(
+                self._value_encoder(obs), state[:, split:], episode_start
+            )
+            value_features = _apply(self._value_mlp, value_out)
+            new_state = np.concatenate([policy_state, value_state], axis=-1)
+        else:  # a feed-forward critic beside the recurrent policy
+            value_features = _apply(self._value_mlp, self._value_encoder(obs))
+        return params, value_features @ self._value_kernel + self._value_bias, new_state
 
 
 def _block_diagonal(a: Array, b: Array) -> Array:

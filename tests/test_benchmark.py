@@ -80,6 +80,7 @@ def test_bad_spec_exits_2_and_writes_nothing(tmp_path):
         ("runs:\n  - {algo: ppo, env: CartPole-v1, steps: 9, seeds: 3}", "list of ints"),
         ("runs:\n  - {algo: ppo, env: CartPole-v1, steps: 9, step: 3}", "unknown keys"),
         ("runs:\n  - {algo: dqn, env: CartPole-v1, steps: 9}", "Unknown algorithm"),
+        ("runs:\n  - {algo: ppo, env: CartPole-v1, steps: 9, label: a/b}", "label must be a word"),
     ],
 )
 def test_spec_errors_say_what_to_fix(benchmark, tmp_path, text, message):
@@ -100,6 +101,15 @@ def test_spec_entries_and_reproduce_command(benchmark):
         "for S in 0 2; do python scripts/train_agent.py --algo a2c --env Acrobot-v1 --seed $S "
         "--total-steps 500 --set 'hidden_sizes=[32, 32]' --set anneal_lr=true; done"
     )
+
+
+def test_labelled_entries_of_one_algorithm_on_one_env_get_their_own_runs(benchmark):
+    entries = benchmark.load_spec(ROOT / "benchmarks" / "recurrent.yaml")
+    names = {e.run_name(0) for e in entries}
+    assert len(names) == len(entries) == 3  # lstm, gru, mlp: three run directories, three rows, three curves
+    # One path component, as --run-name takes it ('/' -> '_', as for ALE/... and MinAtar/... ids).
+    assert "tfpg_CartPoleNoVel-v1__ppo-lstm__100000__s0" in names
+    assert {e.name for e in entries} == {"ppo-lstm", "ppo-gru", "ppo-mlp"}
 
 
 def test_every_shipped_spec_loads_and_names_a_preset(benchmark):

@@ -50,7 +50,7 @@ def test_cap_is_the_env_limit_else_the_configured_default():
 def test_capped_episodes_end_and_are_counted_with_hand_numbers():
     # Counter: reward 1 per step, never terminates; capped at 7 steps -> return 7, length 7, all capped.
     env = make_eval_env(counter_config(eval_max_episode_steps=7), 2, seed=0)
-    result = evaluate(lambda obs, info=None: np.zeros(len(obs), np.int64), env, 4, 0, 7, step_budget(100))
+    result = evaluate(lambda obs, *_, **__: np.zeros(len(obs), np.int64), env, 4, 0, 7, step_budget(100))
     env.close()
     assert not result["interrupted"], "the cap did not end the episodes"
     assert result["returns"] == [7.0] * 4 and result["lengths"] == [7] * 4
@@ -64,7 +64,7 @@ def test_terminating_episodes_are_not_capped():
             "ppo", COUNTER_ID, {"env_kwargs": {"terminate_at": terminate_at}, "eval_max_episode_steps": 7}
         )
         env = make_eval_env(config, 2, seed=0)
-        result = evaluate(lambda obs, info=None: np.zeros(len(obs), np.int64), env, 2, 0, 7, step_budget(100))
+        result = evaluate(lambda obs, *_, **__: np.zeros(len(obs), np.int64), env, 2, 0, 7, step_budget(100))
         env.close()
         assert result["lengths"] == [length, length] and result["capped_episodes"] == 0
 
@@ -77,7 +77,7 @@ def test_should_stop_interrupts_between_steps():
         calls.append(1)
         return len(calls) > 12
 
-    result = evaluate(lambda obs, info=None: np.zeros(len(obs), np.int64), env, 10, 0, 5, stop_after_12_steps)
+    result = evaluate(lambda obs, *_, **__: np.zeros(len(obs), np.int64), env, 10, 0, 5, stop_after_12_steps)
     env.close()
     # 12 steps: episodes of 5, 5, and the autoreset row after each, so two finished.
     assert result["interrupted"] and result["episodes"] == 2 and result["capped_episodes"] == 2

@@ -158,10 +158,18 @@ def test_sampled_actions_follow_the_policy_distribution():
 
 
 @pytest.mark.parametrize(
-    ("algo", "env_id"),
-    [("ppo", "CartPole-v1"), ("a2c", "CartPole-v1"), ("reinforce", "CartPole-v1"), ("ppo", "Pendulum-v1")],
+    ("algo", "env_id", "network"),
+    [
+        ("ppo", "CartPole-v1", {}),
+        ("a2c", "CartPole-v1", {}),
+        ("reinforce", "CartPole-v1", {}),
+        ("ppo", "Pendulum-v1", {}),
+        # recurrent: sequence minibatches with their initial states, one compiled update traced once
+        ("ppo", "tfpg/CartPoleNoVel-v1", {"recurrent": "lstm", "recurrent_size": 8}),
+        ("a2c", "tfpg/CartPoleNoVel-v1", {"recurrent": "gru", "recurrent_size": 8}),
+    ],
 )
-def test_no_retracing_after_the_first_iteration(tmp_path, monkeypatch, algo, env_id):
+def test_no_retracing_after_the_first_iteration(tmp_path, monkeypatch, algo, env_id, network):
     """A real short training run with periodic evaluation: compiled functions trace in the first iteration
     (update, rollout snapshot, the eval's mode at its end; value traced once by build_run), never again."""
     from agents.algorithms.a2c import A2CAgent
@@ -173,7 +181,7 @@ def test_no_retracing_after_the_first_iteration(tmp_path, monkeypatch, algo, env
         small.update(minibatch_size=64, update_epochs=2)
     per_iteration = small["num_envs"] * small["num_steps"]
     config = resolve_config(
-        algo, env_id, {**small, "total_steps": 4 * per_iteration, "eval_every": per_iteration}
+        algo, env_id, {**small, **network, "total_steps": 4 * per_iteration, "eval_every": per_iteration}
     )
     agent_cls = {"ppo": PPOAgent, "a2c": A2CAgent, "reinforce": ReinforceAgent}[algo]
     counts = []

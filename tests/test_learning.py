@@ -43,7 +43,10 @@ def test_ppo_improves_on_pendulum(tmp_path):
     untrained = build_run(config)  # the same seed gives train() the same initial network
     try:
         before = evaluate(
-            untrained.policy.predict, untrained.eval_env, 20, seed=config.run.seed + EVAL_SEED_OFFSET
+            untrained.policy.predictor(untrained.eval_env.num_envs),
+            untrained.eval_env,
+            20,
+            seed=config.run.seed + EVAL_SEED_OFFSET,
         )["mean_return"]
     finally:
         untrained.close()

@@ -1,5 +1,8 @@
 """Ray backend end to end: two workers learn CartPole within the in-process budget, surviving a killed worker.
 
+Marked slow (not in the default run, ``pytest -m slow``): what it combines is covered piecewise in the suite, by
+test_ray.py (a Ray rollout equals the in-process one; a killed worker is replaced) and test_learning.py.
+
 Kept apart from test_ray.py so that no module-scoped Ray cluster is alive here: train() starts and stops its own.
 """
 
@@ -43,6 +46,7 @@ def _descendants(root: int) -> set[int]:
 
 
 @pytest.mark.learning
+@pytest.mark.slow  # 150 s: the suite's Ray kill tests (test_ray.py, test_ray_multinode.py) and the rollout equality
 def test_two_workers_solve_cartpole_despite_a_killed_worker(tmp_path, capfd):
     """Same budget as the in-process learning test; one worker is SIGKILLed mid-run."""
     config = resolve_config("ppo", "CartPole-v1", {"seed": 0, "backend": "ray", "num_workers": 2})

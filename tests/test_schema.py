@@ -91,3 +91,24 @@ def schema_rollout(schema):
     from agents.experience.schema import Rollout
 
     return Rollout(schema, schema.allocate(2, 1))
+
+
+def test_sequence_layout_keeps_each_envs_steps_together_and_flat_refuses_per_env_fields():
+    state = Field("initial_states", ArraySpec((2,), np.float32), per_step=False)
+    schema = RolloutSchema([Field("x", ArraySpec((), np.float32)), state])
+    data = schema.allocate(3, 2)
+    data["x"][:] = np.arange(6, dtype=np.float32).reshape(3, 2)  # x[t, n] = 2t + n
+    data["initial_states"][:] = [[1, 2], [3, 4]]
+    rollout = schema_rollout(schema)
+    rollout.data.update(data)
+    batch = schema.batch(rollout, layout="sequences")
+    np.testing.assert_array_equal(batch["x"], [[0, 2, 4], [1, 3, 5]])  # [N, T]: env 0's steps, env 1's
+    np.testing.assert_array_equal(batch["initial_states"], [[1, 2], [3, 4]])
+    signature = schema.batch_signature(3, 2, layout="sequences")
+    assert tuple(signature["x"].shape) == (2, 3) and tuple(signature["initial_states"].shape) == (2, 2)
+    with pytest.raises(ValueError, match="layout='sequences'"):
+        schema.batch(rollout)
+    with pytest.raises(ValueError, match="layout='sequences'"):
+        schema.batch_signature(3, 2)
+    with pytest.raises(ValueError, match="Unknown batch layout"):
+        schema.batch(rollout, layout="chunks")

@@ -168,19 +168,3 @@ def test_study_in_worker_processes_is_interrupted_and_resumes(tmp_path):
     assert best[COIN_ID]["total_steps"] == 6400 and best[COIN_ID]["num_steps"] == 16
     spec = json.loads((study_dir / "tune.json").read_text())
     assert spec["env_id"] == COIN_ID and spec["trials"] == 3
-
-
-def test_trials_as_ray_tasks(tmp_path):
-    """--backend ray: the two trial loops run as tasks on a local Ray; every trial is a normal run directory.
-    (Ctrl-C cancels the tasks and their trials save a checkpoint; checked by hand, too slow for the suite.)"""
-    pytest.importorskip("ray")
-    (tmp_path / "space.yaml").write_text(SPACE)
-    proc = tune("--backend", "ray", "--trials", "2", "--total-steps", "320", logdir=tmp_path)
-    out, err = proc.communicate(timeout=600)
-    assert proc.returncode == 0, err
-    assert "2 job(s) as Ray tasks" in out
-    study = optuna.load_study(study_name="coin", storage=f"sqlite:///{tmp_path / 'coin' / 'study.db'}")
-    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2
-    for trial in study.trials:
-        summary = json.loads((Path(trial.user_attrs["run_dir"]) / "summary.json").read_text())
-        assert summary["total_steps"] == 320 and summary["eval_mean_return"] == trial.value

@@ -24,7 +24,8 @@ class PPOConfig:
     gae_lambda: float = 0.95
     """GAE lambda (bias/variance trade-off of the advantage estimate)."""
     minibatch_size: int = 64
-    """Transitions per gradient step; must divide num_steps * num_envs."""
+    """Transitions per gradient step; must divide num_steps * num_envs. With a recurrent network, minibatches
+    are whole env sequences: a multiple k * num_steps with k dividing num_envs."""
     update_epochs: int = 10
     """Passes over each rollout."""
     clip_range: float = 0.2
@@ -116,3 +117,20 @@ class ReinforceConfig:
     """"adam" or "rmsprop"."""
     optimizer_epsilon: float = 1e-5
     """Optimizer epsilon, added to the root of the second-moment average as in PyTorch/SB3."""
+
+
+RECURRENT_ALGOS = ("ppo", "a2c")
+"""Algorithms whose update replays sequences through a recurrent core."""
+
+
+def sequence_minibatch_error(num_steps: int, minibatch_size: int, num_envs: int) -> str | None:
+    """Why ``minibatch_size`` cannot be made of whole env sequences (recurrent PPO), or None if it can."""
+    if minibatch_size % num_steps == 0 and num_envs % (minibatch_size // num_steps) == 0:
+        return None
+    limit = max(1, minibatch_size // num_steps)
+    k = max(d for d in range(1, min(num_envs, limit) + 1) if num_envs % d == 0)
+    return (
+        f"A recurrent policy's minibatches are whole env sequences of num_steps={num_steps} steps, so "
+        f"minibatch_size must be num_steps times a divisor of num_envs={num_envs}; got {minibatch_size}. "
+        f"E.g. --set minibatch_size={k * num_steps} ({k} sequences per minibatch)."
+    )

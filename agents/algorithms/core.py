@@ -51,7 +51,10 @@ class LearnerCore:
         self.schema = policy.schema.extend(*batch_fields)
         self.num_steps, self.num_envs = num_steps, num_envs
         self.batch_size = num_steps * num_envs
-        self.batch_spec = self.schema.batch_signature(self.batch_size)
+        # A recurrent policy's update replays whole env sequences ([N, T, ...] from each env's initial state);
+        # a feed-forward one learns from single transitions ([T*N, ...]).
+        self.layout = "sequences" if policy.recurrent else "flat"
+        self.batch_spec = self.schema.batch_signature(num_steps, num_envs, self.layout)
         self._tracked: dict[str, object] = {}
         self._update: SignatureFunction | None = None
         self._optional: list[SignatureFunction] = []
@@ -60,20 +63,42 @@ class LearnerCore:
 
     def batch(self, rollout: Rollout, **learner_fields: np.ndarray) -> dict:
         """The flattened learner batch of ``rollout`` (``learner_fields``: the algorithm's, [T, N] each)."""
-        return self.schema.batch(rollout, **learner_fields)
+        return self.schema.batch(rollout, layout=self.layout, **learner_fields)
 
     # --- inside the compiled update ----------------------------------------------------------------------
 
+    @property
+    def batch_units(self) -> int:
+        """Rows of the batch's leading axis that minibatches split: transitions (flat) or env sequences."""
+        return self.batch_size if self.layout == "flat" else self.num_envs
+
     def evaluate_actions(self, minibatch: Mapping[str, tf.Tensor]) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        """(log π(actions) [B], entropy [B], V(obs) [B]) of a minibatch under the current weights.
+        """(log π(actions), entropy, V(obs)) of a minibatch under the current weights: [B] each for flat
+        transitions, [M, T] for M whole sequences (the losses are masked means, indifferent to the shape).
 
         With action masking, both are over the actions that were valid when the step was acted (the rollout's
-        ``action_mask`` [B, size]), not the env's current mask.
+        ``action_mask`` [B, size] or [M, T, size]), not the env's current mask.
         """
-        out = self.model(minibatch["observations"], training=True)
-        params, mask = out["policy"], minibatch.get("action_mask")
-        log_prob = self.distribution.log_prob(params, minibatch["actions"], mask)
-        return log_prob, self.distribution.entropy(params, mask), out["value"]
+        mask = minibatch.get("action_mask")
+        if self.layout == "flat":
+            out = self.model(minibatch["observations"], training=True)
+            params, actions = out["policy"], minibatch["actions"]
+        else:
+            # Replay each sequence from its initial state, zeroing the state where an episode starts.
+            out = self.model.sequence(
+                minibatch["observations"], minibatch["initial_states"], minibatch["episode_starts"]
+            )
+            sequences = tf.shape(out["value"])  # [M, T]
+            params = tf.reshape(out["policy"], [-1, out["policy"].shape[-1]])  # [M*T, P]
+            actions = minibatch["actions"]
+            actions = tf.reshape(actions, [-1, *actions.shape[2:]])
+            if mask is not None:
+                mask = tf.reshape(mask, [-1, mask.shape[-1]])  # [M*T, size]
+        log_prob = self.distribution.log_prob(params, actions, mask)
+        entropy = self.distribution.entropy(params, mask)
+        if self.layout == "sequences":
+            log_prob, entropy = tf.reshape(log_prob, sequences), tf.reshape(entropy, sequences)
+        return log_prob, entropy, out["value"]
 
     @staticmethod
     def clip_and_apply(grads, variables, optimizer, max_norm: float) -> tf.Tensor:

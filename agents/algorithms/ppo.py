@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from agents.algorithms import losses
 from agents.algorithms.advantages import rollout_gae
-from agents.algorithms.configs import PPOConfig
+from agents.algorithms.configs import PPOConfig, sequence_minibatch_error
 from agents.algorithms.core import LearnerCore
 from agents.algorithms.optimizers import make_optimizer
 from agents.experience.acting import Policy, Snapshot
@@ -32,6 +32,10 @@ class PPOAgent:
     def __init__(self, config: PPOConfig, policy: Policy, num_envs: int) -> None:
         self.config = config
         self.core = core = LearnerCore(policy, config.num_steps, num_envs)
+        if core.layout == "sequences":
+            error = sequence_minibatch_error(config.num_steps, config.minibatch_size, num_envs)
+            if error:
+                raise ValueError(error)
         if core.batch_size % config.minibatch_size:
             raise ValueError(
                 f"minibatch_size={config.minibatch_size} must divide num_steps * num_envs = "
@@ -78,7 +82,9 @@ class PPOAgent:
         cfg = self.config
         self.optimizer.learning_rate.assign(learning_rate)
         self.clip_range.assign(clip_range)
-        num_mb, mbs, B = self.num_minibatches, cfg.minibatch_size, self.core.batch_size
+        # Minibatches split the batch's leading axis: B transitions, or (recurrent) B whole env sequences.
+        num_mb, B = self.num_minibatches, self.core.batch_units
+        mbs = B // num_mb
         target_kl = cfg.target_kl
 
         # Explicit while loops (no autograph): converting the model, loss and optimizer code with autograph

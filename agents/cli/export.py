@@ -8,6 +8,7 @@ Every format takes raw observations (normalization baked in) and needs neither t
     all         one subfolder per format
 Dict observation spaces get one input per key (``observations_<key>``); ``tfpg_export.json`` beside each file lists
 the inputs, outputs and what a format leaves out. ONNX and TFLite need ``pip install -e '.[export]'``.
+A recurrent run (LSTM/GRU cores) exports as a SavedModel only: its signatures take and return the state.
 Exit codes: 0 done, 1 a converter failed or disagreed with the SavedModel, 2 bad input (nothing is written).
 """
 
@@ -41,6 +42,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def recurrent_core(path: Path) -> str | None:
+    """The run's core (lstm, gru) from the config.json of ``path`` or of the run holding it; None if it has
+    none or none can be read here (loading the run reports that)."""
+    import json
+
+    for directory in [path, *path.parents][:3]:  # a run dir, a checkpoint in it, or one in best/
+        try:
+            core = json.loads((directory / "config.json").read_text())["network"].get("recurrent", "none")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        return None if core == "none" else core
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = Path(args.out)
@@ -59,6 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     from agents.run.export_formats import INSTALL_HINT, missing_modules, parse_formats
 
     formats = parse_formats(args.format)
+    core = recurrent_core(Path(args.path))
+    if core and formats != ("savedmodel",):  # first: installing a converter would not help
+        print(
+            f"error: {args.path} has a recurrent policy (recurrent={core}), which exports as a SavedModel only "
+            f"(its signatures carry the state); use --format savedmodel.",
+            file=sys.stderr,
+        )
+        return 2
     missing = missing_modules(formats)
     if missing:  # before TensorFlow is imported or the run is loaded
         print(

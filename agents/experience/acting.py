@@ -17,6 +17,13 @@ Action masking (``action_masks``, see agents/experience/masks.py): both actors r
 step's ``info``, sample only valid actions with it and return it as the per-step field ``action_mask``, which
 ``Policy`` adds to its schema; the learner's ``evaluate_actions`` then uses that behaviour-time mask. The
 compiled TF functions take the mask as a second input (fixed signature, traced once).
+
+A recurrent policy (an ``ActorCritic`` with an LSTM/GRU core) carries one state [N, S] per env from step to step
+and from one rollout's actor to the next (``StateCarry``, held by the policy), zeroed where ``episode_start`` is
+True (the core does it before the step reads the state). Its schema adds two fields (``recurrent_fields``): the
+collector's ``episode_starts`` [T, N] and the actor's ``initial_states`` [N, S] (the state before row 0, from
+``finish``), from which the update replays each env's sequence. In-flight states are not checkpointed, like the
+envs: a resumed run starts new episodes from zero states.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import tensorflow as tf
 from agents.experience.masks import ActionMasks
 from agents.experience.schema import ArraySpec, Field, rollout_schema
 from networks import ActorCritic, action_spec, observation_spec
+from networks.numpy_cores import one_blas_thread
 from networks.numpy_mirror import MirroredDistribution, mirror, mirror_support
 
 _TINY = float(np.finfo(np.float32).tiny)  # as in networks/distributions.py: keeps log(u) finite
@@ -80,6 +88,23 @@ def _cast_like(obs, spec):
     return np.asarray(obs, dtype=spec.dtype.as_numpy_dtype)
 
 
+def recurrent_fields(state_size: int) -> tuple[Field, Field]:
+    """The two fields a recurrent policy's rollouts add: where episodes start, and each env's initial state."""
+    return (
+        # True where the observation is an episode's first (the core zeroes the state before reading it).
+        Field("episode_starts", ArraySpec((), bool), source="env"),
+        # The carried state before row 0 (before row 0's own reset, if any): where the update's replay starts.
+        Field("initial_states", ArraySpec((state_size,), np.float32), per_step=False),
+    )
+
+
+class StateCarry:
+    """The recurrent state of N envs between steps and rollouts: [N, S] float32, zeros before the first step."""
+
+    def __init__(self, num_envs: int, state_size: int) -> None:
+        self.state = np.zeros((num_envs, state_size), np.float32)
+
+
 class Policy:
     """Compiled acting functions around an ``ActorCritic`` model, and the actors of its rollouts.
 
@@ -111,46 +136,110 @@ class Policy:
             observation_space, ArraySpec(self.action_spec.shape[1:], self.action_dtype)
         )
         self.action_masks = action_masks
-        mask_spec = []  # the compiled sample/mode functions' second input when masking is on
+        self.recurrent = bool(getattr(model, "is_recurrent", False))
+        self.state_size = model.state_size if self.recurrent else 0
+        self._carry: StateCarry | None = None  # the rollouts' envs' states, handed from actor to actor
+        mask_spec, recurrent_spec = [], []  # the compiled functions' extra inputs after the observations
         if action_masks is not None:
             # The env's mask at acting time, bool [size] per env and step; the update evaluates under it.
             self.schema = self.schema.extend(Field("action_mask", ArraySpec((action_masks.size,), bool)))
             mask_spec = [tf.TensorSpec([None, action_masks.size], tf.bool)]
+        if self.recurrent:
+            self.schema = self.schema.extend(*recurrent_fields(self.state_size))
+            # state [N, S] before the step and episode_start [N]
+            recurrent_spec = [
+                tf.TensorSpec([None, self.state_size], tf.float32),
+                tf.TensorSpec([None], tf.bool),
+            ]
         self.mirror_reason = mirror_support(model)
         self.use_mirror = self.mirror_reason is None
         self._noise_kind = MirroredDistribution(self.distribution).noise_kind if self.use_mirror else None
-        signature = [self.obs_spec, *mask_spec]
+        if self.recurrent and self.use_mirror:
+            one_blas_thread()  # a core's matmuls are big enough for OpenBLAS to spawn threads (numpy_cores.py)
+        signature = [self.obs_spec, *mask_spec, *recurrent_spec]
         self._sample = tf.function(self._sample_graph, input_signature=signature, autograph=False)
         self._mode = tf.function(self._mode_graph, input_signature=signature, autograph=False)
-        self._value = tf.function(self._value_graph, input_signature=[self.obs_spec], autograph=False)
+        self._value = tf.function(
+            self._value_graph, input_signature=[self.obs_spec, *recurrent_spec], autograph=False
+        )
         self._snapshot = tf.function(
             self._snapshot_graph, input_signature=[tf.TensorSpec([2], tf.int32)], autograph=False
         )
 
     # --- the TF reference path ---------------------------------------------------------------------------
 
-    def _sample_graph(self, obs, mask=None):
-        out = self.model(obs, training=False)
+    # The compiled functions take (obs, [mask], [state, episode_start]): the mask when masking is on, the
+    # state and episode starts for a recurrent model, which also returns the state after the step last.
+
+    def _split(self, extra: tuple) -> tuple:
+        """(mask or None, recurrent inputs ()/(state, episode_start)) from the compiled functions' extras."""
+        if self.action_masks is None:
+            return None, extra
+        return extra[0], extra[1:]
+
+    def _sample_graph(self, obs, *extra):
+        mask, recurrent = self._split(extra)
+        out = self.model(obs, *recurrent, training=False)
         actions = self.distribution.sample(out["policy"], self.generator, mask)
-        return actions, self.distribution.log_prob(out["policy"], actions, mask), out["value"]
+        state = (out["state"],) if recurrent else ()
+        return actions, self.distribution.log_prob(out["policy"], actions, mask), out["value"], *state
 
-    def _mode_graph(self, obs, mask=None):
-        return self.distribution.mode(self.model(obs, training=False)["policy"], mask)
+    def _mode_graph(self, obs, *extra):
+        mask, recurrent = self._split(extra)
+        out = self.model(obs, *recurrent, training=False)
+        mode = self.distribution.mode(out["policy"], mask)
+        return (mode, out["state"]) if recurrent else mode
 
-    def _value_graph(self, obs):
-        return self.model(obs, training=False)["value"]
+    def _value_graph(self, obs, *recurrent):
+        return self.model(obs, *recurrent, training=False)["value"]
 
-    def _inputs(self, obs, action_mask) -> list:
-        """The compiled sample/mode functions' arguments: observations, and the mask when masking is on."""
-        inputs = [_cast_like(obs, self.obs_spec)]
-        if self.action_masks is not None:
-            if action_mask is None:
+    def _mask_inputs(self, action_mask) -> tuple:
+        """() without masking; else (mask bool [N, size],), which must then be given."""
+        if self.action_masks is None:
+            return ()
+        if action_mask is None:
+            raise ValueError(
+                f"This policy masks actions (action_mask={self.action_masks.source}): pass the env's "
+                f"info (or action_mask, bool [N, {self.action_masks.size}]) with the observations."
+            )
+        return (np.asarray(action_mask, bool),)
+
+    def _recurrent_inputs(self, obs, state, episode_start) -> tuple:
+        """() for a feed-forward policy; else (state, episode_start) as NumPy, defaults filled in.
+
+        ``state=None`` is every env at an episode start: zeros, and ``episode_start`` all True unless given.
+        """
+        if not self.recurrent:
+            if state is not None:
                 raise ValueError(
-                    f"This policy masks actions (action_mask={self.action_masks.source}): pass the env's "
-                    f"info (or action_mask, bool [N, {self.action_masks.size}]) with the observations."
+                    "A feed-forward policy takes no state; recurrent=none in its network config."
                 )
-            inputs.append(np.asarray(action_mask, bool))
-        return inputs
+            return ()
+        n = len(tf.nest.flatten(obs)[0])
+        if state is None:
+            state = np.zeros((n, self.state_size), np.float32)
+            episode_start = np.ones(n, bool) if episode_start is None else episode_start
+        elif episode_start is None:
+            episode_start = np.zeros(n, bool)
+        state = np.asarray(state, np.float32)
+        if state.shape != (n, self.state_size):
+            raise ValueError(
+                f"state must be [{n}, {self.state_size}] (batch, state_size) for {n} observations, "
+                f"got {state.shape}; start from policy.initial_state({n})."
+            )
+        return state, np.asarray(episode_start, bool).reshape(n)
+
+    def _inputs(self, obs, action_mask, state, episode_start) -> list:
+        """The compiled sample/mode functions' arguments (see ``_split``)."""
+        return [
+            _cast_like(obs, self.obs_spec),
+            *self._mask_inputs(action_mask),
+            *self._recurrent_inputs(obs, state, episode_start),
+        ]
+
+    def initial_state(self, num_envs: int) -> np.ndarray:
+        """Zeros [num_envs, state_size] (state_size 0 for a feed-forward policy): the state at episode starts."""
+        return np.zeros((num_envs, self.state_size), np.float32)
 
     def action_mask(self, obs, info: dict | None, where: str) -> np.ndarray | None:
         """The env's action mask bool [N, size] for ``obs`` from its step's ``info`` (None without masking)."""
@@ -158,13 +247,17 @@ class Policy:
             return None
         return self.action_masks(info, _num_envs(obs), where)
 
-    def act(self, obs, action_mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def act(
+        self, obs, action_mask: np.ndarray | None = None, state=None, episode_start=None
+    ) -> tuple[np.ndarray, ...]:
         """Sampled actions [N, ...], their log-probs [N] and values [N] for a batch of observations.
 
-        ``action_mask`` (bool [N, size], True = valid) is required when the policy masks actions.
+        ``action_mask`` (bool [N, size], True = valid) is required when the policy masks actions. A recurrent
+        policy also takes ``state`` [N, S] and ``episode_start`` [N] (see ``_recurrent_inputs`` for the
+        defaults) and returns the state after the step as a fourth array.
         """
-        actions, log_probs, values = self._sample(*self._inputs(obs, action_mask))
-        return actions.numpy(), log_probs.numpy(), values.numpy()
+        outputs = self._sample(*self._inputs(obs, action_mask, state, episode_start))
+        return tuple(x.numpy() for x in outputs)
 
     def predict(
         self,
@@ -172,21 +265,45 @@ class Policy:
         deterministic: bool = True,
         info: dict | None = None,
         action_mask: np.ndarray | None = None,
-    ) -> np.ndarray:
+        state=None,
+        episode_start=None,
+    ):
         """Actions only: the distribution's mode when deterministic, a sample otherwise.
 
         A masking policy needs the valid actions: ``action_mask`` (bool [N, size]) or the ``info`` of the env
-        step that returned ``obs`` (the mask is read from it as in training).
+        step that returned ``obs`` (the mask is read from it as in training). A recurrent policy returns
+        ``(actions, state)``; see ``act`` for its extra arguments.
         """
         if action_mask is None:
             action_mask = self.action_mask(obs, info, "a prediction step")
-        if deterministic:
-            return self._mode(*self._inputs(obs, action_mask)).numpy()
-        return self.act(obs, action_mask)[0]
+        if not deterministic:
+            out = self.act(obs, action_mask, state, episode_start)
+            return (out[0], out[3]) if self.recurrent else out[0]
+        out = self._mode(*self._inputs(obs, action_mask, state, episode_start))
+        return (out[0].numpy(), out[1].numpy()) if self.recurrent else out.numpy()
 
-    def value(self, obs) -> np.ndarray:
-        """V(obs) [N]."""
-        return self._value(_cast_like(obs, self.obs_spec)).numpy()
+    def value(self, obs, state=None, episode_start=None) -> np.ndarray:
+        """V(obs) [N] (a recurrent policy: given ``state`` and ``episode_start``, as in ``act``)."""
+        inputs = self._recurrent_inputs(obs, state, episode_start)
+        return self._value(_cast_like(obs, self.obs_spec), *inputs).numpy()
+
+    def predictor(self, num_envs: int, deterministic: bool = True):
+        """``predict(obs, episode_start, info=None) -> actions`` for ``num_envs`` envs of their own (evaluation,
+        videos); ``info`` is the env's info of the step that returned ``obs`` (a masking policy reads its mask).
+
+        A recurrent policy's predictor keeps those envs' states, apart from the training rollouts' states.
+        """
+        if not self.recurrent:
+            return lambda obs, episode_start, info=None: self.predict(obs, deterministic, info)
+        carry = StateCarry(num_envs, self.state_size)
+
+        def predict(obs, episode_start, info=None):
+            actions, carry.state = self.predict(
+                obs, deterministic, info, state=carry.state, episode_start=episode_start
+            )
+            return actions
+
+        return predict
 
     # --- snapshots and rollout actors --------------------------------------------------------------------
 
@@ -225,12 +342,17 @@ class Policy:
         ``snapshot`` must hold the model's current weights (the update that produced them, or ``None`` to take
         them now).
         """
+        carry = None
+        if self.recurrent:  # the same envs' states go on from the previous rollout's actor
+            if self._carry is None or len(self._carry.state) != num_envs:
+                self._carry = StateCarry(num_envs, self.state_size)
+            carry = self._carry
         if not self.use_mirror:
-            return TFActor(self)
+            return TFActor(self, carry)
         if snapshot is None or snapshot.noise is None or snapshot.noise.shape[:2] != (num_steps, num_envs):
             snapshot = self.snapshot(num_steps, num_envs)
         network, distribution = mirror(self.model, snapshot.weights)
-        return MirrorActor(self, network, distribution, snapshot.noise)
+        return MirrorActor(self, network, distribution, snapshot.noise, carry)
 
     def trace_counts(self) -> dict[str, int]:
         """How many times each compiled acting function has been traced (at most 1 each, ever)."""
@@ -243,13 +365,21 @@ class Policy:
 
 
 class MirrorActor:
-    """Acts from a NumPy mirror of a snapshot, with the rollout's noise drawn up front."""
+    """Acts from a NumPy mirror of a snapshot, with the rollout's noise drawn up front.
 
-    def __init__(self, policy: Policy, network, distribution, noise: np.ndarray) -> None:
+    A recurrent policy's actor steps the envs' states in ``carry`` (shared with the next rollout's actor) and
+    reports the states it started from as ``initial_states``.
+    """
+
+    def __init__(
+        self, policy: Policy, network, distribution, noise: np.ndarray, carry: StateCarry | None = None
+    ) -> None:
         self._policy = policy
         self._network, self._distribution = network, distribution
         self._noise = noise  # [T, N, width]
         self._t = 0
+        self._carry = carry
+        self._initial = None if carry is None else carry.state.copy()  # [N, S]
 
     def act(self, obs, info: dict, episode_start: np.ndarray) -> dict[str, np.ndarray]:
         if self._t == len(self._noise):  # asked for more steps than planned: draw another rollout's worth
@@ -257,30 +387,49 @@ class MirrorActor:
         noise = self._noise[self._t]  # [N, width]
         mask = self._policy.action_mask(obs, info, f"rollout step {self._t}")  # [N, size] or None
         self._t += 1
-        params, values = self._network.forward(_cast_like(obs, self._policy.obs_spec))
+        obs = _cast_like(obs, self._policy.obs_spec)
+        if self._carry is None:
+            params, values = self._network.forward(obs)
+        else:
+            params, values, self._carry.state = self._network.forward(obs, self._carry.state, episode_start)
         actions = self._distribution.sample(params, noise, mask).astype(self._policy.action_dtype)
         log_probs = self._distribution.log_prob(params, actions, mask)
         return _with_mask({"actions": actions, "log_probs": log_probs, "values": values}, mask)
 
     def finish(self, obs, info: dict, episode_start: np.ndarray) -> dict[str, np.ndarray]:
-        return {"last_values": self._network.forward(_cast_like(obs, self._policy.obs_spec))[1]}
+        obs = _cast_like(obs, self._policy.obs_spec)
+        if self._carry is None:
+            return {"last_values": self._network.forward(obs)[1]}
+        # V of the next observation from the carried state; the state itself advances at the next act.
+        values = self._network.forward(obs, self._carry.state, episode_start)[1]
+        return {"last_values": values, "initial_states": self._initial}
 
 
 class TFActor:
     """Acts through the policy's compiled TF functions (the live model holds the snapshot's weights)."""
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, carry: StateCarry | None = None) -> None:
         self._policy = policy
         self._t = 0
+        self._carry = carry
+        self._initial = None if carry is None else carry.state.copy()
 
     def act(self, obs, info: dict, episode_start: np.ndarray) -> dict[str, np.ndarray]:
         mask = self._policy.action_mask(obs, info, f"rollout step {self._t}")  # [N, size] or None
         self._t += 1
-        actions, log_probs, values = self._policy.act(obs, mask)
+        if self._carry is None:
+            actions, log_probs, values = self._policy.act(obs, mask)
+        else:
+            actions, log_probs, values, self._carry.state = self._policy.act(
+                obs, mask, self._carry.state, episode_start
+            )
         return _with_mask({"actions": actions, "log_probs": log_probs, "values": values}, mask)
 
     def finish(self, obs, info: dict, episode_start: np.ndarray) -> dict[str, np.ndarray]:
-        return {"last_values": self._policy.value(obs)}
+        if self._carry is None:
+            return {"last_values": self._policy.value(obs)}
+        values = self._policy.value(obs, self._carry.state, episode_start)
+        return {"last_values": values, "initial_states": self._initial}
 
 
 def _with_mask(out: dict[str, np.ndarray], mask: np.ndarray | None) -> dict[str, np.ndarray]:

@@ -28,9 +28,10 @@ def evaluate(
     are counted in ``capped_episodes``: their returns are those of an episode cut short.
 
     Args:
-        predict: ``predict(obs, info=info)``: observations [N, ...] → actions [N, ...] (e.g. ``Policy.predict``,
-            deterministic); ``info`` is the env's info of the step that returned ``obs``, from which a
-            masking policy reads the valid actions (the eval env's own masks).
+        predict: ``predict(obs [N, ...], episode_start [N] bool, info=info) -> actions [N, ...]``, e.g.
+            ``Policy.predictor(N)``: a recurrent policy's keeps these envs' own states and resets them where
+            ``episode_start`` is True; ``info`` is the env's info of the step that returned ``obs``, from which
+            a masking policy reads the valid actions (the eval env's own masks).
         env: a vector env from ``make_vector_env`` (RecordEpisodeStatistics supplies raw returns).
         episodes: total episodes over all sub-envs.
         seed: reset seed, so repeated evaluations see the same initial states.
@@ -53,11 +54,14 @@ def evaluate(
     interrupted = False
     to_env = env_action_transform(env.single_action_space)
     obs, info = env.reset(seed=seed)
+    # NEXT_STEP autoreset: the step after a done returns an episode's first observation.
+    episode_start, prev_done = np.ones(num_envs, bool), np.zeros(num_envs, bool)
     while (done_count < quota).any():
         if should_stop is not None and should_stop():
             interrupted = True
             break
-        obs, _, terminated, truncated, info = env.step(to_env(predict(obs, info=info)))
+        obs, _, terminated, truncated, info = env.step(to_env(predict(obs, episode_start, info=info)))
+        episode_start, prev_done = prev_done, np.logical_or(terminated, truncated)
         if "_episode" not in info:
             continue
         for i in np.flatnonzero(info["_episode"]):

@@ -3,7 +3,9 @@
 Every piece that moves experience derives from it: the collector's buffers (``allocate``), the Ray payload and
 its concatenation (``concat``), the learner's flattened batch (``batch``) and the compiled update's
 ``input_signature`` (``batch_signature``). Adding a per-step field (an action mask, a recurrent state) is one
-``Field`` in ``rollout_schema`` or one ``extend`` call: nothing else lists fields by name.
+``Field`` in ``rollout_schema`` or one ``extend`` call: nothing else lists fields by name. The learner batch
+comes in one of two layouts (``LAYOUTS``): flat transitions [T*N, ...], or whole env sequences [N, T, ...] with
+the per-env fields beside them [N, ...] (a recurrent policy's update replays sequences from their initial state).
 
 A field says who writes it (``source``):
     "env"      the collector, from what the env returned (observations, rewards, terminated, truncated, valid);
@@ -186,9 +188,18 @@ class RolloutSchema:
 
     # --- the learner's batch ---------------------------------------------------------------------------
 
-    def batch(self, rollout: Rollout, **learner_fields: np.ndarray) -> dict[str, Any]:
-        """Every ``learner`` field as [T*N, ...] arrays in the schema's dtypes; ``learner_fields`` are the
-        "learner"-sourced ones ([T, N, ...], e.g. advantages and returns)."""
+    def batch(
+        self, rollout: Rollout, *, layout: str = "flat", **learner_fields: np.ndarray
+    ) -> dict[str, Any]:
+        """Every ``learner`` field as arrays in the schema's dtypes, arranged by ``layout``.
+
+        ``layout="flat"``: per-step fields [T*N, ...] (row t*N + n), for updates over single transitions;
+        per-env fields cannot be flattened with them and are refused. ``layout="sequences"``: per-step fields
+        [N, T, ...] (env n's whole sequence in order), per-env fields [N, ...], for updates that replay each
+        env's sequence through a recurrent core. ``learner_fields`` are the "learner"-sourced ones ([T, N, ...],
+        e.g. advantages and returns).
+        """
+        arrange = _arrangement(layout)
         batch = {}
         for field in self.fields.values():
             if not field.learner:
@@ -200,21 +211,55 @@ class RolloutSchema:
             else:
                 value = rollout.data[field.name]
             batch[field.name] = _map2(
-                lambda x, s: np.asarray(x.reshape(-1, *x.shape[2:]), s.dtype), value, field.spec
+                lambda x, s, field=field: np.asarray(arrange(x, field), s.dtype), value, field.spec
             )
         return batch
 
-    def batch_signature(self, batch_size: int):
-        """``tf.TensorSpec``s of ``batch()``'s output for ``batch_size`` transitions: an update's signature."""
+    def batch_signature(self, num_steps: int, num_envs: int, layout: str = "flat"):
+        """``tf.TensorSpec``s of ``batch(layout=layout)``'s output for a [T, N] rollout: an update's signature."""
         import tensorflow as tf  # the schema itself is NumPy; only the learner needs TF specs
 
-        return {
-            field.name: _map(
-                lambda s: tf.TensorSpec([batch_size, *s.shape], tf.as_dtype(s.dtype)), field.spec
+        _arrangement(layout)  # validates it
+        signature = {}
+        for field in self.fields.values():
+            if not field.learner:
+                continue
+            if layout == "flat":
+                _check_flat(field)
+                lead = [num_steps * num_envs]
+            else:
+                lead = [num_envs, num_steps] if field.per_step else [num_envs]
+            signature[field.name] = _map(
+                lambda s, lead=lead: tf.TensorSpec([*lead, *s.shape], tf.as_dtype(s.dtype)), field.spec
             )
-            for field in self.fields.values()
-            if field.learner
-        }
+        return signature
+
+
+LAYOUTS = ("flat", "sequences")
+"""How ``RolloutSchema.batch`` arranges the learner batch: single transitions or whole env sequences."""
+
+
+def _check_flat(field: Field) -> None:
+    if not field.per_step:
+        raise ValueError(
+            f"Field {field.name!r} is stored once per env and cannot join a flat [T*N] batch; a learner that "
+            f"needs it replays whole sequences: use layout='sequences'."
+        )
+
+
+def _arrangement(layout: str):
+    """``arrange(x, field)``: a collected array ([T, N, ...] or [N, ...]) in the learner batch's layout."""
+    if layout == "flat":
+
+        def flat(x, field):
+            _check_flat(field)
+            return x.reshape(-1, *x.shape[2:])
+
+        return flat
+    if layout == "sequences":
+        # [T, N, ...] → [N, T, ...]: each env's steps contiguous, in time order.
+        return lambda x, field: np.swapaxes(x, 0, 1) if field.per_step else x
+    raise ValueError(f"Unknown batch layout {layout!r}; expected one of {LAYOUTS}.")
 
 
 # Structured data (Dict / Tuple observations) is nested dicts and tuples of arrays, mirroring its spec.

@@ -113,6 +113,9 @@ def make_policy(config: ResolvedConfig, env: gym.vector.VectorEnv, seed: int) ->
         state_dependent_std=net.state_dependent_std,
         cnn=net.cnn,
         channels=net.channels,
+        recurrent=net.recurrent,
+        recurrent_size=net.recurrent_size,
+        critic_core=net.critic_core,
     )
     policy = Policy(model, env.single_observation_space, env.single_action_space, seed, masks)
     sample = env.single_observation_space.sample()

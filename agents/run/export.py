@@ -18,7 +18,13 @@ import numpy as np
 
 from agents.run import export_formats as formats_lib
 from agents.run.building import Run
-from agents.run.export_graph import ExportedPolicy, ExportInput, ExportInputError, raw_observation_space
+from agents.run.export_graph import (
+    ExportedPolicy,
+    ExportInput,
+    ExportInputError,
+    raw_env,
+    raw_observation_space,
+)
 from envs.wrappers import ActionMaskToInfo, find_wrapper
 
 __all__ = ["ExportInputError", "ExportVerificationError", "ExportedPolicy", "check_finite", "export_policy"]
@@ -72,9 +78,17 @@ def export_policy(
         Format → the ``tfpg_export.json`` content written for it.
 
     Raises:
-        ExportInputError: A converter is not installed, the weights are not finite, or ``out_dir`` is taken.
+        ExportInputError: ONNX or TFLite asked of a recurrent policy, a converter is not installed, the weights
+            are not finite, or ``out_dir`` is taken.
         ExportVerificationError: A converter failed or its file disagrees with the SavedModel.
     """
+    # First: installing a converter would not help.
+    if run.policy.recurrent and tuple(formats) != ("savedmodel",):
+        raise ExportInputError(
+            f"A recurrent policy exports as a SavedModel only (its signatures carry the state); "
+            f"{', '.join(f for f in formats if f != 'savedmodel')} is not supported for it yet. "
+            f"Use --format savedmodel."
+        )
     missing = formats_lib.missing_modules(formats)
     if missing:
         raise ExportInputError(
@@ -158,6 +172,9 @@ def _export_info(
             "sample": "sampled actions",
             "value": "V(s) (as `value`)",
         }
+        if module.recurrent:
+            info["signatures"]["initial_state"] = "zeros [batch, state_size]: the state at an episode start"
+            info["recurrent_state_size"] = module.state_size
     else:
         info["signatures"] = {"serving_default": "deterministic actions and V(s)"} if fmt == "tflite" else {}
         info["omitted"] = dict(formats_lib.OMITTED)
@@ -172,7 +189,7 @@ def sample_inputs(run: Run, inputs: list[ExportInput], n: int = 64, seed: int = 
     raw; above ``ActionMaskToInfo`` if there is one); the run's env is of no further use to an export. The
     ``action_mask`` input gets the env's own masks of those observations.
     """
-    env = find_wrapper(run.env, ActionMaskToInfo) or run.env.unwrapped
+    env = find_wrapper(run.env, ActionMaskToInfo) or raw_env(run.env)
     env.action_space.seed(seed)
     obs, info = env.reset(seed=seed)
     rows, masks = [], []
@@ -183,9 +200,15 @@ def sample_inputs(run: Run, inputs: list[ExportInput], n: int = 64, seed: int = 
         obs, _, terminated, truncated, info = env.step(env.action_space.sample())
         info = {**info, "_episode": terminated | truncated}  # the next row's action is ignored (autoreset)
     feeds = {}
-    for inp in inputs:  # recurrent inputs will need their own sample here
+    rng = np.random.default_rng(seed)
+    for inp in inputs:
         if inp.role == "action_mask":
             feeds[inp.name] = np.concatenate(masks)[:n]
+        if inp.role == "state":  # a state the network could have reached, mid-episode
+            feeds[inp.name] = rng.normal(scale=0.3, size=(n, *inp.spec.shape[1:])).astype(np.float32)
+        if inp.role == "episode_start":
+            feeds[inp.name] = rng.random(n) < 0.25
+        if inp.role != "observations":
             continue
         leaf = rows
         for key in inp.path:

@@ -21,6 +21,11 @@ SavedModel signatures:
     sample(inputs)          -> {actions}           stochastic (a generator saved with the model); SavedModel only
     value(inputs)           -> {value}             V(s) (kept for users of the first export format)
 
+A recurrent policy (SavedModel only) has two more inputs, ``state`` [B, S] float32 (the state before the step)
+and ``episode_start`` [B] bool (True on an episode's first observation: the state is zeroed first); its
+serving_default and sample signatures also return the next ``state``, and ``initial_state(batch)`` -> {state}
+gives the zeros to start from.
+
 Why a converted model returned NaN (issue 18). The first exporter tracked the Keras model on the module. A Keras 3
 variable wraps a ``tf.Variable``; saved through the wrapper, the SavedModel's graph holds two variables per weight:
 the wrapped one, which the signatures read (``actor_critic/.../kernel``), and a copy that
@@ -46,10 +51,10 @@ import gymnasium as gym
 import numpy as np
 import tensorflow as tf
 from gymnasium.vector import VectorWrapper
-from gymnasium.wrappers.vector import NormalizeObservation
+from gymnasium.wrappers.vector import NormalizeObservation, RecordEpisodeStatistics
 
 from agents.run.building import Run
-from envs.wrappers import moved_action_mask_key, strip_observation_space
+from envs.wrappers import ActionMaskToInfo, moved_action_mask_key, strip_observation_space
 
 
 class ExportInputError(ValueError):
@@ -66,7 +71,7 @@ class ExportInput:
     spec: tf.TensorSpec
     """``[None, *shape]`` with the dtype the env emits."""
     role: str = "observations"
-    """What the input feeds: ``observations`` (later ``action_mask``, ``state``)."""
+    """What the input feeds: ``observations``, ``action_mask``, ``state`` or ``episode_start``."""
     path: tuple[str | int, ...] = ()
     """Keys into a Dict (str) / Tuple (int) observation space (``()`` for an array space)."""
 
@@ -77,8 +82,7 @@ def export_inputs(run: Run) -> list[ExportInput]:
     Raises:
         ExportInputError: Two Dict keys map to the same input name.
     """
-    # Future inputs go here: ExportInput("state_...", spec, role="state") for recurrent cores (with a matching
-    # "state" output).
+    # Future inputs go here, each with its role (the graph finds its tensors by role).
     inputs = [
         ExportInput(
             _input_name(path), tf.TensorSpec([None, *space.shape], tf.as_dtype(space.dtype)), path=path
@@ -88,6 +92,12 @@ def export_inputs(run: Run) -> list[ExportInput]:
     masks = run.policy.action_masks
     if masks is not None:
         inputs.append(ExportInput("action_mask", tf.TensorSpec([None, masks.size], tf.bool), "action_mask"))
+    if run.policy.recurrent:
+        # the state before the step, and where episodes start (the state is zeroed there)
+        inputs += [
+            ExportInput("state", tf.TensorSpec([None, run.policy.state_size], tf.float32), role="state"),
+            ExportInput("episode_start", tf.TensorSpec([None], tf.bool), role="episode_start"),
+        ]
     names = [inp.name for inp in inputs]
     if len(set(names)) != len(names):
         clashes = sorted({n for n in names if names.count(n) > 1})
@@ -101,8 +111,21 @@ def export_inputs(run: Run) -> list[ExportInput]:
 def raw_observation_space(run: Run) -> gym.Space:
     """One env's observation space as the env emits it (before normalization), without an action mask that
     ``ActionMaskToInfo`` takes out of a Dict observation (that one is the ``action_mask`` input)."""
-    space, mask_key = run.env.unwrapped.single_observation_space, moved_action_mask_key(run.env)
+    space, mask_key = raw_env(run.env).single_observation_space, moved_action_mask_key(run.env)
     return space if mask_key is None else strip_observation_space(space, mask_key)
+
+
+def raw_env(env):
+    """The registered env below tfpg's wrappers (episode statistics, the action mask's move into ``info``,
+    normalization): what a user's env returns. Not ``env.unwrapped``: an env's own vector wrappers
+    (tfpg/CartPoleNoVel-v1 hides the velocities in one) are part of what it returns."""
+    inner = env
+    while isinstance(inner, VectorWrapper):
+        if isinstance(inner, RecordEpisodeStatistics):  # make_vector_env's first wrapper
+            inner = inner.env
+            return inner.env if isinstance(inner, ActionMaskToInfo) else inner
+        inner = inner.env
+    return env.unwrapped
 
 
 def _leaves(space: gym.Space, path: tuple = ()) -> list[tuple[tuple, gym.Space]]:
@@ -199,10 +222,11 @@ class _Graph:
             (t for inp, t in zip(self.inputs, tensors, strict=True) if inp.role == "action_mask"), None
         )
 
-    def outputs(self, tensors: tuple[tf.Tensor, ...]) -> tuple[tf.Tensor, tf.Tensor]:
-        """(policy params [B, P], values [B])."""
-        out = self.model(self.observations(tensors), training=False)
-        return out["policy"], out["value"]
+    def outputs(self, tensors: tuple[tf.Tensor, ...]) -> dict[str, tf.Tensor]:
+        """The network's outputs: policy params [B, P], value [B] (and the next state [B, S] if recurrent)."""
+        by_role = {inp.role: t for inp, t in zip(self.inputs, tensors, strict=True)}
+        recurrent = (by_role["state"], by_role["episode_start"]) if "state" in by_role else ()
+        return self.model(self.observations(tensors), *recurrent, training=False)
 
     def to_env(self, actions: tf.Tensor) -> tf.Tensor:
         return actions if self.action_bounds is None else tf.clip_by_value(actions, *self.action_bounds)
@@ -227,6 +251,11 @@ class ExportedPolicy(tf.Module):
         self.deterministic = tf.function(self._deterministic, input_signature=specs, autograph=False)
         self.sample = tf.function(self._sample, input_signature=specs, autograph=False)
         self.value = tf.function(self._value, input_signature=specs, autograph=False)
+        self.recurrent = run.policy.recurrent
+        if self.recurrent:
+            self.state_size = run.policy.state_size
+            batch = tf.TensorSpec([], tf.int32, name="batch")
+            self.initial_state = tf.function(self._initial_state, input_signature=[batch], autograph=False)
         # The plain tf.Variables the signatures read (not their Keras wrappers): the fix for issue 18.
         self.graph_variables = _read_variables(self.signature_functions().values())
 
@@ -236,25 +265,36 @@ class ExportedPolicy(tf.Module):
         return self._graph.normalization is not None
 
     def _deterministic(self, *tensors):
-        params, values = self._graph.outputs(tensors)
-        actions = self._graph.distribution.mode(params, self._graph.action_mask(tensors))
-        return {"actions": self._graph.to_env(actions), "values": values}
+        out = self._graph.outputs(tensors)
+        mode = self._graph.distribution.mode(out["policy"], self._graph.action_mask(tensors))
+        return {"actions": self._graph.to_env(mode), "values": out["value"], **self._state(out)}
 
     def _sample(self, *tensors):
-        params, _ = self._graph.outputs(tensors)
-        actions = self._graph.distribution.sample(params, self.generator, self._graph.action_mask(tensors))
-        return {"actions": self._graph.to_env(actions)}
+        out = self._graph.outputs(tensors)
+        mask = self._graph.action_mask(tensors)
+        actions = self._graph.to_env(self._graph.distribution.sample(out["policy"], self.generator, mask))
+        return {"actions": actions, **self._state(out)}
 
     def _value(self, *tensors):
-        return {"value": self._graph.outputs(tensors)[1]}
+        return {"value": self._graph.outputs(tensors)["value"]}
+
+    @staticmethod
+    def _state(out) -> dict[str, tf.Tensor]:
+        return {"state": out["state"]} if "state" in out else {}
+
+    def _initial_state(self, batch):
+        return {"state": tf.zeros(tf.stack([batch, self.state_size]), tf.float32)}
 
     def signature_functions(self) -> dict[str, Any]:
         """Signature name → concrete function (each traced once, on first call)."""
-        return {
+        functions = {
             "serving_default": self.deterministic.get_concrete_function(),
             "sample": self.sample.get_concrete_function(),
             "value": self.value.get_concrete_function(),
         }
+        if self.recurrent:
+            functions["initial_state"] = self.initial_state.get_concrete_function()
+        return functions
 
     def save(self, directory: str) -> None:
         """Write the SavedModel with all three signatures into ``directory``."""

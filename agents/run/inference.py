@@ -46,18 +46,27 @@ class LoadedPolicy:
         self.action_space: gym.Space = run.policy.action_space
         self._loaded = loaded
         self._policy = run.policy
+        self._state: np.ndarray | None = None  # a recurrent policy's state [B, S] between predict calls
         # The evaluation env holds the checkpoint's statistics, frozen (build_run + restore_run).
         self._normalize = observation_transform(run.eval_env)
         self._to_env = env_action_transform(self.action_space)
         loaded.close()  # the envs' processes are not needed: the transform keeps the wrapper objects
 
-    def predict(self, obs, deterministic: bool = True) -> np.ndarray:
+    def predict(
+        self, obs, deterministic: bool = True, info: dict | None = None, action_mask=None
+    ) -> np.ndarray:
         """Actions for one observation or a batch.
+
+        A recurrent policy carries its state from one call to the next (the same envs, step after step) and
+        starts from zeros after ``reset()`` or when the batch size changes. A masking policy needs the env's
+        ``info`` of the step (vector env) or ``action_mask`` (bool ``[size]`` or ``[B, size]``).
 
         Args:
             obs: one observation (shaped like ``observation_space``) or a batch ``[B, ...]`` of them; a dict
                 of such arrays for Dict spaces. Raw, as the env returns it: normalization is applied here.
             deterministic: the distribution's mode (True) or a sample from the policy's generator (False).
+            info: the vector env's info of the step that returned ``obs`` (its action masks).
+            action_mask: the valid actions, instead of ``info``.
 
         Returns:
             One action (no batch axis) for one observation, ``[B, ...]`` actions for a batch; Box actions
@@ -67,12 +76,21 @@ class LoadedPolicy:
             ValueError: ``obs`` fits neither one observation nor a batch of them.
         """
         single = _is_single(obs, self.observation_space)
-        batch = _add_batch_axis(obs) if single else obs
-        actions = self._to_env(self._policy.predict(self._normalize(batch), deterministic))
+        batch = self._normalize(_add_batch_axis(obs) if single else obs)
+        if action_mask is not None and single:
+            action_mask = np.asarray(action_mask)[None]
+        if not self._policy.recurrent:
+            actions = self._policy.predict(batch, deterministic, info, action_mask)
+        else:  # the state carried from the previous call; zeros (an episode start) after reset()
+            size = len(next(iter(batch.values())) if isinstance(batch, dict) else batch)
+            state = self._state if self._state is not None and len(self._state) == size else None
+            actions, self._state = self._policy.predict(batch, deterministic, info, action_mask, state=state)
+        actions = self._to_env(actions)
         return actions[0] if single else actions
 
     def reset(self) -> None:
         """Start new episodes. Clears a recurrent policy's state; a feed-forward policy has none to clear."""
+        self._state = None
 
     def evaluate(self, episodes: int | None = None, deterministic: bool = True, seed: int | None = None,
                  num_envs: int | None = None) -> dict:  # fmt: skip

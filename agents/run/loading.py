@@ -133,12 +133,7 @@ def evaluate_loaded(
         policy = loaded.run.policy
         if not deterministic:
             policy.generator.reset_from_seed(seed)
-        return evaluate(
-            lambda obs, info: policy.predict(obs, deterministic, info),
-            env,
-            episodes or rc.eval_episodes,
-            seed,
-            cap,
-        )
+        predict = policy.predictor(env.num_envs, deterministic)  # eval envs: states of their own
+        return evaluate(predict, env, episodes or rc.eval_episodes, seed, cap)
     finally:
         env.close()

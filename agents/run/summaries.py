@@ -105,10 +105,12 @@ def record_episode(policy, make_env_fn, normalization: dict, seed: int, max_step
         if first is None or (isinstance(first, list | tuple) and first[0] is None):
             return np.zeros((0, 0, 0, 3), np.uint8)
         frames = []
+        predict, episode_start = policy.predictor(1), np.ones(1, bool)
         for _ in range(max_steps):
             frame = env.render()
             frames.append(video_frame(frame[0] if isinstance(frame, list | tuple) else frame))
-            obs, _, terminated, truncated, info = env.step(policy.predict(obs, info=info))
+            obs, _, terminated, truncated, info = env.step(predict(obs, episode_start, info=info))
+            episode_start = np.zeros(1, bool)
             if terminated[0] or truncated[0]:
                 break
         return np.stack(frames)

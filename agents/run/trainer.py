@@ -377,7 +377,8 @@ def _evaluate(run: Run, episodes: int, should_stop: Callable[[], bool] | None = 
     sync_eval_normalization(run)
     cap = eval_episode_cap(run.config)
     seed = run.config.run.seed + EVAL_SEED_OFFSET
-    result = evaluate(run.policy.predict, run.eval_env, episodes, seed, cap, should_stop)
+    predict = run.policy.predictor(run.eval_env.num_envs)  # eval envs: states of their own
+    result = evaluate(predict, run.eval_env, episodes, seed, cap, should_stop)
     if result["capped_episodes"]:
         print(
             f"tfpg: {result['capped_episodes']} of {result['episodes']} evaluation episodes were cut at "

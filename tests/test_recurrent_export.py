@@ -115,7 +115,9 @@ def test_readme_recurrent_export_snippet_runs_as_written(run_dir, tmp_path):
 
     assert export_policy.main([str(run_dir), "--out", str(tmp_path / "exported" / "cpnv")]) == 0
     readme = (ROOT / "README.md").read_text()
-    (block,) = [b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL) if "exported/cpnv" in b]
+    (block,) = [
+        b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL) if "exported/cpnv" in b
+    ]
     check = "\nassert action.shape == (1,) and state.shape == (1, 32), (action.shape, state.shape)\n"
     proc = subprocess.run([sys.executable, "-c", block + check], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]

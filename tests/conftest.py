@@ -1,19 +1,9 @@
 """Suite-wide pytest set-up: how the tests share the machine's cores.
 
-pyproject.toml runs the suite on two pytest-xdist workers (``-n 2 --dist loadgroup``). Each test file is one
-group, so a file's module-scoped fixtures (a trained run reused by several tests) are built once, on one worker.
-The Ray files form a single group: two local Ray clusters starting at once on 2 cores push worker start-up past
-the rollout timeouts the tests exercise.
+pyproject.toml runs the suite on two pytest-xdist workers with ``--dist loadfile``: each test file runs whole on one
+worker, so a file's module-scoped fixtures (a trained run reused by several tests) are built once. (An earlier
+``--dist loadgroup`` with one group per file did not group anything under pytest 9 / xdist 3.8: files were split
+over the workers and their module fixtures built once per worker, ~400 worker-seconds of the suite.) The Ray files
+may run at the same time as each other on the two workers; their timeouts allow for it (test_ray's worker
+start-up timeout is 180 s).
 """
-
-from __future__ import annotations
-
-import pytest
-
-RAY_FILES = ("test_ray", "test_ray_learning", "test_ray_multinode", "test_ray_session")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        module = item.path.stem
-        item.add_marker(pytest.mark.xdist_group("ray" if module in RAY_FILES else module))

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import pytest
 
-# The files that take longest (seconds on 2 workers, measured 2026-11-27), run first: xdist hands out files in
-# collection order, and a long file started last is the suite's tail while the other worker idles.
+# The files that take longest (seconds on 2 workers, measured 2026-11-27), run first: with
+# --no-loadscope-reorder (pyproject.toml) xdist hands out files in collection order (by default it sorts them by
+# test count, which put test_learning's 5 long tests last), and a long file started last is the suite's tail.
 LONG_FIRST = (
     "test_ray_multinode", "test_learning", "test_api", "test_tune", "test_ray", "test_export_formats",
     "test_resume", "test_run_safety", "test_benchmark", "test_recurrent_training",

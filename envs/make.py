@@ -97,11 +97,8 @@ def make_vector_env(
         raise ValueError(f"clip_obs must be positive or None, got {clip_obs}.")
     if clip_reward is not None and not clip_reward > 0:
         raise ValueError(f"clip_reward must be positive or None, got {clip_reward}.")
-    for prefix, module in _NAMESPACES.items():
-        if env_id.startswith(prefix):
-            importlib.import_module(module)  # registers that namespace's ids
     atari.check_atari_options(env_id, vectorization, atari_wrappers, terminal_on_life_loss)
-    atari.register_pixel_envs(env_id)
+    _register_namespace(env_id)
 
     kwargs = dict(env_kwargs or {})
     if render_mode is not None:
@@ -194,29 +191,28 @@ def own_time_limit(env_id: str, env_kwargs: dict | None = None) -> int | None:
     limit = (env_kwargs or {}).get("max_episode_steps")
     if limit is not None:
         return limit if limit > 0 else None  # -1 tells Gymnasium not to apply its TimeLimit
-    if env_id.startswith(_TEST_NAMESPACE):
-        importlib.import_module("envs.testing")
     try:
-        atari.register_pixel_envs(env_id)
-    except ImportError:
-        return None  # make_vector_env says which extra to install
-    module, sep, name = env_id.partition(":")
-    if sep:  # "module:EnvId": gymnasium.spec does not import the module itself (gymnasium.make does)
-        try:
-            importlib.import_module(module)
-        except Exception:
-            return None  # make_vector_env reports the import error
-        env_id = name
-    try:
-        spec = gymnasium.spec(env_id)
-    except gymnasium.error.Error:
-        return None
+        _register_namespace(env_id)
+        if ":" in env_id:  # "module:EnvId": gymnasium.spec does not import the module (gymnasium.make does)
+            importlib.import_module(env_id.partition(":")[0])
+        spec = gymnasium.spec(atari.bare_id(env_id))
+    except (ImportError, gymnasium.error.Error):
+        return None  # make_vector_env reports a missing module or extra, or an unknown id
     if spec.max_episode_steps is not None:
         return spec.max_episode_steps
     # ALE games end themselves after max_num_frames_per_episode emulator frames (108,000 in v5: 30 minutes);
     # their vector env takes no max_episode_steps, so this limit is theirs, in frames.
     frames = {**spec.kwargs, **(env_kwargs or {})}.get("max_num_frames_per_episode")
     return frames if frames and frames > 0 else None
+
+
+def _register_namespace(env_id: str) -> None:
+    """Registers the ids of ``env_id``'s family when tfpg must do it: its own test and partially observed envs, ALE
+    and MinAtar (ImportError, with the install command, when that extra is missing)."""
+    for prefix, module in _NAMESPACES.items():
+        if env_id.startswith(prefix):
+            importlib.import_module(module)
+    atari.register_pixel_envs(env_id)
 
 
 def _unknown_id_message(env_id: str, error: Exception) -> str:

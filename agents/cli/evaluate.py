@@ -12,6 +12,8 @@ import argparse
 import json
 import sys
 
+from agents.cli import error
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Evaluate a tfpg run's checkpoint on its environment.")
@@ -68,8 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         loaded = load_run(args.path, args.checkpoint)
     except RunInputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return error(err)
     try:
         result = evaluate_loaded(
             loaded,

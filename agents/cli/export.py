@@ -18,6 +18,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from agents.cli import error
+
 FORMAT_CHOICES = ("savedmodel", "onnx", "tflite", "all")
 
 
@@ -69,8 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_output_dir(out, "--out")
     except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return error(err)
     from agents.run.export_formats import INSTALL_HINT, missing_modules, parse_formats
 
     formats = parse_formats(args.format)
@@ -100,16 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         loaded = load_run(args.path, args.checkpoint)
     except RunInputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return error(err)
     try:
         infos = export_policy(loaded.run, out, formats, args.seed, {"checkpoint": loaded.checkpoint})
     except ExportInputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return error(err)
     except ExportVerificationError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        return error(err, 1)
     finally:
         loaded.close()
     print(f"exported {loaded.checkpoint} → {out}")

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from agents.cli import error
+
 
 def find_runs(logdirs: list[str]) -> list[Path]:
     """Every directory under the given ones that directly holds TensorBoard event files."""
@@ -108,8 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         groups = load_groups(args.logdirs, args.tag)
     except FileNotFoundError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return error(err)
     if not groups:
         print(f"error: no run under {', '.join(args.logdirs)} has the tag {args.tag!r}.", file=sys.stderr)
         return 2

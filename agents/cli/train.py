@@ -15,6 +15,7 @@ import signal
 import sys
 from pathlib import Path
 
+from agents.cli import error
 from agents.config import ALGO_CONFIGS, ConfigError, parse_override, parse_wrapper, resolve_config
 from agents.validation import check_output_dir, check_run_name
 from envs.modes import VECTORIZATION_MODES
@@ -143,11 +144,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _error(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 2
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     values = {
@@ -171,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                 check_run_name(args.run_name)
             check_output_dir(args.logdir, "--logdir")
     except ConfigError as err:
-        return _error(str(err))
+        return error(str(err))
 
     # Heavy imports only once the arguments are known to be good; TensorFlow's start-up notices filtered.
     from agents.run.console import import_tensorflow
@@ -216,9 +212,9 @@ def main(argv: list[str] | None = None) -> int:
             config, run_dir, progress=not args.no_progress, command=sys.argv, resume=args.resume is not None
         )
     except (RunInputError, UserCodeError, ImportError) as err:  # ImportError: e.g. the ray extra is missing
-        return _error(str(err))
+        return error(str(err))
     except NonFiniteError as err:
-        return _error(str(err))
+        return error(str(err))
     except (OSError, tf_errors.OpError) as err:
         if not is_disk_full(err):
             raise
@@ -243,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             print(_resume_hint(run_dir), file=sys.stderr)
         return 130
     except (gymnasium.error.Error, ValueError) as err:  # raised before anything is written
-        return _error(str(err))
+        return error(str(err))
     print(json.dumps(summary, indent=2))
     if summary.get("stop_reason"):
         print(f"stopped early: {summary['stop_reason']}")

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from agents.cli import error
 from agents.config import ALGO_CONFIGS, ConfigError, parse_override, resolve_config
 
 
@@ -69,11 +70,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _error(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 2
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.worker:
@@ -81,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import optuna  # noqa: F401  (the optional extra)
     except ImportError:
-        return _error("tfpg-tune needs Optuna: pip install 'tfpg[tune]' (or pip install optuna==5.0.0).")
+        return error("tfpg-tune needs Optuna: pip install 'tfpg[tune]' (or pip install optuna==5.0.0).")
     from agents.run.search_space import load_search_space
     from agents.run.tuning import TuneSpec, save_spec
     from envs.user import UserCodeError, check_env_id, wrapper_factories
@@ -92,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         ("--total-steps", args.total_steps),
     ):
         if value < 1:
-            return _error(f"{flag} must be at least 1, got {value}.")
+            return error(f"{flag} must be at least 1, got {value}.")
     study_name = args.study_name or f"{args.env}__{args.algo}".replace("/", "_")
     try:
         overrides = dict(parse_override(text) for text in args.overrides)
@@ -114,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             _check_ray(args.ray_address)
         save_spec(spec)
     except (ConfigError, UserCodeError, ImportError) as err:
-        return _error(str(err))
+        return error(str(err))
     return _run(spec, args.backend, args.ray_address)
 
 

@@ -106,27 +106,24 @@ runs:
 """
 
 
-def _processes_named(sid: int, title: bytes) -> list[int]:
-    """Processes in one node's session whose command line (a Ray worker's title) starts with ``title``."""
+def _processes_matching(sid: int, matches) -> list[int]:
+    """Processes in one node's session whose command line (for a Ray worker: its title) ``matches``."""
     found = []
     for pid in session_processes(sid):
         try:
-            if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(title):
+            if matches(Path(f"/proc/{pid}/cmdline").read_bytes()):
                 found.append(pid)
         except OSError:
             pass
     return found
+
+
+def _processes_named(sid: int, title: bytes) -> list[int]:
+    return _processes_matching(sid, lambda cmdline: cmdline.startswith(title))
 
 
 def _train_processes(sid: int) -> list[int]:
-    found = []
-    for pid in session_processes(sid):
-        try:
-            if b"train_agent.py" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                found.append(pid)
-        except OSError:
-            pass
-    return found
+    return _processes_matching(sid, lambda cmdline: b"train_agent.py" in cmdline)
 
 
 def test_benchmark_runs_as_ray_tasks_and_a_lost_node_s_run_is_rerun(cluster, tmp_path):

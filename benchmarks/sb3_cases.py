@@ -3,7 +3,7 @@ hyperparameters written once for SB3 (its keyword arguments) and once for tfpg (
 
 Optional keys: ``sb3_algo`` (an SB3 / sb3-contrib algorithm other than ``algo``, e.g. ``maskable_ppo``) and
 ``sb3_env`` (``("module:Class", kwargs)``: SB3 trains on that class instead of ``env``). The masking cases
-train SB3 on sb3-contrib's own InvalidActionEnv* classes and tfpg on their look-alikes in envs/testing.py
+train SB3 on sb3-contrib's own InvalidActionEnv* classes and tfpg on their look-alikes in envs/testing_masks.py
 (same spaces, rewards, episode length and number of invalid actions; tfpg code never imports sb3-contrib).
 """
 

@@ -16,8 +16,11 @@ from envs.normalize import VecNormalizeReward
 from envs.wrappers import ActionMaskToInfo
 
 _TEST_NAMESPACE = "tfpg-test/"
-_NAMESPACES = {_TEST_NAMESPACE: "envs.testing", "tfpg/": "envs.partially_observed"}
-"""Id prefix → the module that registers those ids on import."""
+_NAMESPACES = {
+    _TEST_NAMESPACE: ("envs.testing", "envs.testing_masks", "envs.testing_memory"),
+    "tfpg/": ("envs.partially_observed",),
+}
+"""Id prefix → the modules that register those ids on import."""
 
 
 def make_vector_env(
@@ -209,9 +212,10 @@ def own_time_limit(env_id: str, env_kwargs: dict | None = None) -> int | None:
 def _register_namespace(env_id: str) -> None:
     """Registers the ids of ``env_id``'s family when tfpg must do it: its own test and partially observed envs, ALE
     and MinAtar (ImportError, with the install command, when that extra is missing)."""
-    for prefix, module in _NAMESPACES.items():
+    for prefix, modules in _NAMESPACES.items():
         if env_id.startswith(prefix):
-            importlib.import_module(module)
+            for module in modules:
+                importlib.import_module(module)
     atari.register_pixel_envs(env_id)
 
 

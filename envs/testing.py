@@ -7,14 +7,13 @@ Families:
   learn it in a few thousand steps. Episodes terminate by chance (probability ``terminate_prob`` per step)
   and are truncated by Gymnasium's ``TimeLimit`` at ``SPACES_MAX_EPISODE_STEPS``, so both paths occur.
 * ``CounterEnv``: fully predictable transitions for checking termination vs truncation and autoreset.
-* ``MemoryEnv`` (``MEMORY_ID``): the rewarded action depends on a cue shown ``delay`` steps earlier, so only
-  a policy with memory beats chance.
 * ``LatencyEnv`` (``LATENCY_ID``): a stand-in for a slow simulator or a remote game server. Each step sleeps
   ``latency_s`` instead of computing, so scaling studies of many env workers need no cores.
-* ``InvalidActionEnv``: action masking (its docstring and the ``INVALID_ACTION*`` ids): some actions are
-  invalid in each state, and the valid set changes every step.
 
-``make_vector_env`` imports this module itself for ``tfpg-test/`` ids, so callers need not.
+Two more families share the namespace in their own modules: ``envs.testing_masks`` (action masking,
+``InvalidActionEnv``) and ``envs.testing_memory`` (``MemoryEnv``, for recurrent policies).
+
+``make_vector_env`` imports all three modules itself for ``tfpg-test/`` ids, so callers need not.
 """
 
 import time
@@ -33,28 +32,11 @@ COUNTER_ID = f"{NAMESPACE}/Counter-v0"
 COIN_ID = f"{NAMESPACE}/Coin-v0"
 """Reports ``is_success`` and an ``info["bonus"]`` per step (see ``CoinEnv``)."""
 CONTINUOUS_COIN_ID = f"{NAMESPACE}/ContinuousCoin-v0"
-MEMORY_ID = f"{NAMESPACE}/Memory-v0"
-"""Remember a cue for ``MEMORY_DELAY`` steps (see ``MemoryEnv``)."""
-MEMORY_DELAY = 10
 LATENCY_ID = f"{NAMESPACE}/Latency-v0"
 LATENCY_MAX_EPISODE_STEPS = 200
 # Same dynamics as Counter, but its native vector env resets in the SAME step; only for checking that
 # make_vector_env refuses autoreset modes other than NEXT_STEP.
 SAME_STEP_COUNTER_ID = f"{NAMESPACE}/SameStepCounter-v0"
-# Action-masking envs (InvalidActionEnv). The first four: an invalid action ends the episode with reward -10;
-# Discrete(16) with 12 of the 15 wrong actions invalid in each state, or MultiDiscrete([6, 6]) with 8 of the
-# 10 wrong entries invalid; 20-step episodes (best return 20). The mask is in info["action_mask"], or (Dict)
-# an observation key "action_mask" beside "observation". Unmasked PPO (8 envs x 128 steps) needed ~5k steps
-# before its deterministic play stopped choosing invalid actions on the Discrete one (one run, seed 0).
-INVALID_ACTION_ID = f"{NAMESPACE}/InvalidAction-v0"
-INVALID_ACTION_DICT_ID = f"{NAMESPACE}/InvalidActionDict-v0"
-INVALID_ACTION_MULTI_ID = f"{NAMESPACE}/InvalidActionMulti-v0"
-INVALID_ACTION_MULTI_DICT_ID = f"{NAMESPACE}/InvalidActionMultiDict-v0"
-# The dynamics of sb3-contrib's InvalidActionEnvDiscrete(dim=80, n_invalid_actions=60) and
-# InvalidActionEnvMultiDiscrete(dims=[20, 20], n_invalid_actions=30): 100-step identity episodes, reward 1
-# for the right action, invalid actions only earn 0 (no penalty, no termination). Mask in info.
-SB3_INVALID_DISCRETE_ID = f"{NAMESPACE}/InvalidActionEnvDiscrete-v0"
-SB3_INVALID_MULTI_DISCRETE_ID = f"{NAMESPACE}/InvalidActionEnvMultiDiscrete-v0"
 
 _OBS_NAMES = {"vector": "Vector", "image": "Image", "dict": "Dict", "discrete": "Discrete", "tuple": "Tuple"}
 _ACTION_NAMES = {
@@ -277,51 +259,6 @@ class CoinEnv(gymnasium.Env):
         return isinstance(self.action_space, spaces.Box)
 
 
-class MemoryEnv(gymnasium.Env):
-    """Cue, wait, answer: the rewarded action is the cue shown ``delay`` steps before the question.
-
-    Observations are Box(3,): step 0 shows the cue ``c`` in {0, 1} as ``[1, 0, 0]`` or ``[0, 1, 0]``; the
-    ``delay - 1`` steps after it show ``[0, 0, 0]``; step ``delay`` shows the question ``[0, 0, 1]``, whatever
-    the cue. Actions are Discrete(2). Only the answer (the action taken on the question) counts: +1 if it
-    equals ``c``, -1 otherwise, then the episode terminates with ``info["is_success"]``. Every other step pays 0.
-    The question looks the same for both cues, so a feed-forward policy answers right half of the time at
-    best (mean return 0, success 0.5); one that remembers the cue earns 1 per episode.
-
-    Args:
-        delay: Steps between the cue and the question (episodes are ``delay + 1`` steps long).
-    """
-
-    def __init__(self, delay: int = MEMORY_DELAY) -> None:
-        if delay < 1:
-            raise ValueError(f"delay must be at least 1, got {delay}.")
-        self.delay = int(delay)
-        self.observation_space = spaces.Box(0.0, 1.0, (3,), np.float32)
-        self.action_space = spaces.Discrete(2)
-        self._cue = 0
-        self._steps = 0
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
-        super().reset(seed=seed)
-        self._cue = int(self.np_random.integers(2))
-        self._steps = 0
-        return self._observe(), {}
-
-    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
-        if self._steps < self.delay:  # waiting: the action does not matter
-            self._steps += 1
-            return self._observe(), 0.0, False, False, {}
-        correct = int(action) == self._cue
-        return self._observe(), 1.0 if correct else -1.0, True, False, {"is_success": correct}
-
-    def _observe(self) -> np.ndarray:
-        obs = np.zeros(3, np.float32)
-        if self._steps == 0:
-            obs[self._cue] = 1.0
-        elif self._steps == self.delay:
-            obs[2] = 1.0
-        return obs
-
-
 class LatencyEnv(gymnasium.Env):
     """Slow-simulator stand-in: every ``step`` (and ``reset``) sleeps ``latency_s`` seconds, then answers at once.
 
@@ -372,105 +309,6 @@ class LatencyEnv(gymnasium.Env):
         return self.np_random.uniform(-1.0, 1.0, size=shape).astype(np.float32)
 
 
-class InvalidActionEnv(gymnasium.Env):
-    """Identity env with action masking: the reward is 1 when the action equals the observed state.
-
-    The state is drawn uniformly every step (Discrete(n), or MultiDiscrete(nvec) when ``nvec`` is a list).
-    With it, ``n_invalid_actions`` of the entries of the flat mask ([n], or [sum(nvec)] with one block per
-    dimension) are drawn invalid, never the state's own, so the right action is always valid and the valid
-    set changes every step. The same dynamics as sb3-contrib's ``InvalidActionEnvDiscrete`` /
-    ``InvalidActionEnvMultiDiscrete`` (an identity env: its state is the observation) when
-    ``invalid_penalty`` is None, but all randomness comes from ``np_random``, so a seed fixes the episode.
-
-    Args:
-        nvec: n (Discrete actions and observations) or a list of sizes (MultiDiscrete).
-        n_invalid_actions: Invalid entries of the flat mask per step (at most sum(nvec) - len(nvec)).
-        ep_length: Steps until truncation.
-        invalid_penalty: None: an invalid action just earns 0. A number: it ends the episode (terminated)
-            with reward -invalid_penalty.
-        mask_in: ``"info"``: the mask is ``info["action_mask"]`` (bool, also on reset). ``"obs"``: the
-            observation is ``{"observation": state, "action_mask": int8 0/1}`` and info has no mask.
-
-    Every step's info also says whether its action was invalid (``info["invalid_action"]``, 1.0 or 0.0): the
-    env's own count, for tests that check what a masking agent did without trusting its bookkeeping.
-    """
-
-    def __init__(
-        self,
-        nvec: int | list[int] = 8,
-        n_invalid_actions: int = 5,
-        ep_length: int = 20,
-        invalid_penalty: float | None = 10.0,
-        mask_in: str = "info",
-    ) -> None:
-        if mask_in not in ("info", "obs"):
-            raise ValueError(f"mask_in must be 'info' or 'obs', got {mask_in!r}.")
-        discrete = isinstance(nvec, int | np.integer)
-        self._nvec = np.array([nvec] if discrete else nvec, dtype=np.int64)
-        if not 0 <= n_invalid_actions <= self._nvec.sum() - len(self._nvec):
-            raise ValueError(
-                f"n_invalid_actions={n_invalid_actions} must be in [0, {self._nvec.sum() - len(self._nvec)}] "
-                f"for nvec={nvec}: every dimension keeps its right action valid."
-            )
-        state_space = spaces.Discrete(int(nvec)) if discrete else spaces.MultiDiscrete(self._nvec)
-        self.action_space = state_space
-        self.observation_space = (
-            state_space
-            if mask_in == "info"
-            else spaces.Dict(
-                {"observation": state_space, "action_mask": spaces.MultiBinary(int(self._nvec.sum()))}
-            )
-        )
-        self.n_invalid_actions = n_invalid_actions
-        self.ep_length = ep_length
-        self.invalid_penalty = invalid_penalty
-        self.mask_in = mask_in
-        self._offsets = np.concatenate([[0], np.cumsum(self._nvec)[:-1]])  # flat index of each dim's 0
-        self._state = np.zeros(len(self._nvec), np.int64)
-        self._mask = np.ones(int(self._nvec.sum()), bool)
-        self._steps = 0
-
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
-        super().reset(seed=seed)
-        self._steps = 0
-        self._draw()
-        return self._observe(), self._info()
-
-    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
-        chosen = self._offsets + np.asarray(action, np.int64).reshape(-1)  # flat mask indices [D]
-        invalid = not self._mask[chosen].all()
-        if self.invalid_penalty is not None and invalid:
-            return self._observe(), -float(self.invalid_penalty), True, False, self._info(invalid)
-        reward = float(np.array_equal(np.asarray(action).reshape(-1), self._state))
-        self._steps += 1
-        self._draw()
-        return self._observe(), reward, False, self._steps >= self.ep_length, self._info(invalid)
-
-    def action_masks(self) -> np.ndarray:
-        """The current flat mask, bool [sum(nvec)] (the method name sb3-contrib's MaskablePPO calls)."""
-        return self._mask.copy()
-
-    def _draw(self) -> None:
-        self._state = self.np_random.integers(0, self._nvec)
-        right = self._offsets + self._state
-        wrong = np.setdiff1d(np.arange(self._nvec.sum()), right)
-        self._mask = np.ones(int(self._nvec.sum()), bool)
-        self._mask[self.np_random.choice(wrong, self.n_invalid_actions, replace=False)] = False
-
-    def _observe(self) -> Any:
-        discrete = isinstance(self.action_space, spaces.Discrete)
-        state = np.int64(self._state[0]) if discrete else self._state.copy()
-        if self.mask_in == "obs":
-            return {"observation": state, "action_mask": self._mask.astype(np.int8)}
-        return state
-
-    def _info(self, invalid: bool | None = None) -> dict[str, Any]:
-        info = {"action_mask": self._mask.copy()} if self.mask_in == "info" else {}
-        if invalid is not None:  # a step, not a reset
-            info["invalid_action"] = float(invalid)
-        return info
-
-
 def _same_step_counter_vector_env(num_envs: int, **kwargs: Any) -> SyncVectorEnv:
     """Vector entry point for ``SAME_STEP_COUNTER_ID``."""
     return SyncVectorEnv(
@@ -494,21 +332,8 @@ def _register_all() -> None:
             )
     register(COUNTER_ID, entry_point=f"{__name__}:CounterEnv")
     register(COIN_ID, entry_point=f"{__name__}:CoinEnv")
-    register(MEMORY_ID, entry_point=f"{__name__}:MemoryEnv")
     register(LATENCY_ID, entry_point=f"{__name__}:LatencyEnv", max_episode_steps=LATENCY_MAX_EPISODE_STEPS)
     register(CONTINUOUS_COIN_ID, entry_point=f"{__name__}:CoinEnv", kwargs={"continuous": True})
-    penalty = {"ep_length": 20, "invalid_penalty": 10.0}
-    sb3_like = {"ep_length": 100, "invalid_penalty": None, "mask_in": "info"}
-    masked = {
-        INVALID_ACTION_ID: {**penalty, "nvec": 16, "n_invalid_actions": 12, "mask_in": "info"},
-        INVALID_ACTION_DICT_ID: {**penalty, "nvec": 16, "n_invalid_actions": 12, "mask_in": "obs"},
-        INVALID_ACTION_MULTI_ID: {**penalty, "nvec": [6, 6], "n_invalid_actions": 8, "mask_in": "info"},
-        INVALID_ACTION_MULTI_DICT_ID: {**penalty, "nvec": [6, 6], "n_invalid_actions": 8, "mask_in": "obs"},
-        SB3_INVALID_DISCRETE_ID: {**sb3_like, "nvec": 80, "n_invalid_actions": 60},
-        SB3_INVALID_MULTI_DISCRETE_ID: {**sb3_like, "nvec": [20, 20], "n_invalid_actions": 30},
-    }
-    for env_id, kwargs in masked.items():
-        register(env_id, entry_point=f"{__name__}:InvalidActionEnv", kwargs=kwargs)
     register(
         SAME_STEP_COUNTER_ID,
         entry_point=f"{__name__}:CounterEnv",

@@ -16,6 +16,7 @@ from agents.experience.masks import (
     valid_action_counts,
 )
 from envs import testing as tenvs
+from envs import testing_masks
 from envs.make import make_vector_env
 from envs.wrappers import get_normalization_state, strip_observation_space
 
@@ -81,9 +82,9 @@ def test_config_field_is_validated_at_resolution():
 @pytest.mark.parametrize(
     ("env_id", "resolved"),
     [
-        (tenvs.INVALID_ACTION_ID, "info:action_mask"),
-        (tenvs.INVALID_ACTION_DICT_ID, "obs:action_mask"),
-        (tenvs.INVALID_ACTION_MULTI_DICT_ID, "obs:action_mask"),
+        (testing_masks.INVALID_ACTION_ID, "info:action_mask"),
+        (testing_masks.INVALID_ACTION_DICT_ID, "obs:action_mask"),
+        (testing_masks.INVALID_ACTION_MULTI_DICT_ID, "obs:action_mask"),
         ("CartPole-v1", "none"),
     ],
 )
@@ -114,17 +115,18 @@ def test_reading_the_reset_info_leaves_normalization_and_the_first_reset_as_they
 
 
 def test_explicit_sources_the_env_lacks_are_refused_naming_the_env():
-    env = _env(tenvs.INVALID_ACTION_ID, 2)
+    env = _env(testing_masks.INVALID_ACTION_ID, 2)
     with pytest.raises(ActionMaskError, match=r"InvalidAction-v0: action_mask=obs:action_mask needs a Dict"):
-        resolve_mask_source("obs", env, tenvs.INVALID_ACTION_ID)
+        resolve_mask_source("obs", env, testing_masks.INVALID_ACTION_ID)
     with pytest.raises(ActionMaskError, match=r"InvalidAction-v0: action_mask=info:legal.*no 'legal'"):
-        resolve_mask_source("info:legal", env, tenvs.INVALID_ACTION_ID)
+        resolve_mask_source("info:legal", env, testing_masks.INVALID_ACTION_ID)
     assert str(resolve_mask_source("none", env, "x")) == "none"
-    dict_env = _env(tenvs.INVALID_ACTION_DICT_ID, 2, key="legal")  # the key is not there: nothing moved
+    # the key is not there: nothing moved
+    dict_env = _env(testing_masks.INVALID_ACTION_DICT_ID, 2, key="legal")
     with pytest.raises(
         ActionMaskError, match=r"obs:legal needs a Dict.*keys \['action_mask', 'observation'\]"
     ):
-        resolve_mask_source("obs:legal", dict_env, tenvs.INVALID_ACTION_DICT_ID)
+        resolve_mask_source("obs:legal", dict_env, testing_masks.INVALID_ACTION_DICT_ID)
 
 
 def test_box_and_multibinary_actions_refuse_masking():
@@ -140,10 +142,10 @@ def test_box_and_multibinary_actions_refuse_masking():
 @pytest.mark.parametrize(
     ("env_id", "nvec", "obs_space"),
     [
-        (tenvs.INVALID_ACTION_ID, (16,), gymnasium.spaces.Discrete(16)),
-        (tenvs.INVALID_ACTION_DICT_ID, (16,), gymnasium.spaces.Discrete(16)),
-        (tenvs.INVALID_ACTION_MULTI_ID, (6, 6), gymnasium.spaces.MultiDiscrete([6, 6])),
-        (tenvs.INVALID_ACTION_MULTI_DICT_ID, (6, 6), gymnasium.spaces.MultiDiscrete([6, 6])),
+        (testing_masks.INVALID_ACTION_ID, (16,), gymnasium.spaces.Discrete(16)),
+        (testing_masks.INVALID_ACTION_DICT_ID, (16,), gymnasium.spaces.Discrete(16)),
+        (testing_masks.INVALID_ACTION_MULTI_ID, (6, 6), gymnasium.spaces.MultiDiscrete([6, 6])),
+        (testing_masks.INVALID_ACTION_MULTI_DICT_ID, (6, 6), gymnasium.spaces.MultiDiscrete([6, 6])),
     ],
 )
 def test_extracted_mask_is_each_sub_envs_own_and_obs_key_is_hidden(env_id, nvec, obs_space):
@@ -164,7 +166,7 @@ def test_extracted_mask_is_each_sub_envs_own_and_obs_key_is_hidden(env_id, nvec,
 
 
 def test_the_valid_set_changes_every_step_and_the_right_action_stays_valid():
-    env = tenvs.InvalidActionEnv(nvec=8, n_invalid_actions=5)
+    env = testing_masks.InvalidActionEnv(nvec=8, n_invalid_actions=5)
     obs, info = env.reset(seed=1)
     masks = [info["action_mask"]]
     for _ in range(10):
@@ -176,7 +178,7 @@ def test_the_valid_set_changes_every_step_and_the_right_action_stays_valid():
 
 
 def test_an_invalid_action_ends_the_episode_with_the_penalty():
-    env = tenvs.InvalidActionEnv(nvec=[4, 4], n_invalid_actions=4)
+    env = testing_masks.InvalidActionEnv(nvec=[4, 4], n_invalid_actions=4)
     obs, info = env.reset(seed=0)
     flat = info["action_mask"]
     bad_dim0 = int(np.flatnonzero(~flat[:4])[0]) if not flat[:4].all() else None
@@ -190,7 +192,7 @@ def test_an_invalid_action_ends_the_episode_with_the_penalty():
 
 
 def test_unmasked_random_play_takes_many_invalid_actions():
-    env = make_vector_env(tenvs.INVALID_ACTION_ID, N, seed=0, vectorization="sync")
+    env = make_vector_env(testing_masks.INVALID_ACTION_ID, N, seed=0, vectorization="sync")
     env.reset(seed=0)
     penalties = 0
     for _ in range(100):
@@ -310,7 +312,7 @@ class _OneHotState(gymnasium.ObservationWrapper):
 BOX_MASK_ID = "tfpg-local/BoxMaskDict-v0"
 gymnasium.register(
     BOX_MASK_ID,
-    entry_point=lambda: _OneHotState(tenvs.InvalidActionEnv(16, 12, mask_in="obs")),
+    entry_point=lambda: _OneHotState(testing_masks.InvalidActionEnv(16, 12, mask_in="obs")),
     max_episode_steps=20,
 )
 
@@ -336,9 +338,12 @@ def test_an_observation_mask_moves_into_info_untouched_by_observation_normalizat
 @pytest.mark.parametrize(
     ("env_id", "make_sb3"),
     [
-        (tenvs.SB3_INVALID_DISCRETE_ID, lambda e: e.InvalidActionEnvDiscrete(dim=80, n_invalid_actions=60)),
         (
-            tenvs.SB3_INVALID_MULTI_DISCRETE_ID,
+            testing_masks.SB3_INVALID_DISCRETE_ID,
+            lambda e: e.InvalidActionEnvDiscrete(dim=80, n_invalid_actions=60),
+        ),
+        (
+            testing_masks.SB3_INVALID_MULTI_DISCRETE_ID,
             lambda e: e.InvalidActionEnvMultiDiscrete(dims=[20, 20], n_invalid_actions=30),
         ),
     ],

@@ -1,7 +1,7 @@
 """Action masking through the seam: the policy's schema and actors, NumPy vs TF, the learner's behaviour-time
 mask, training (PPO, A2C, REINFORCE) with 0 invalid actions, rollout/ metrics, evaluation, export and resume.
 
-The test envs (envs/testing.py, ``InvalidAction*``) end an episode with reward -10 on an invalid action and
+The test envs (envs/testing_masks.py, ``InvalidAction*``) end an episode with reward -10 on an invalid action and
 report every step's ``info["invalid_action"]``: the env's own count, apart from tfpg's bookkeeping.
 """
 
@@ -26,6 +26,7 @@ from agents.run.logging import read_scalars
 from agents.run.rundir import RunInputError, load_run_config
 from agents.run.trainer import train
 from envs import testing as tenvs
+from envs import testing_masks
 from networks.distributions import mask_logits
 from networks.numpy_mirror import MirroredDistribution
 
@@ -42,10 +43,10 @@ SMALL = {
 }
 PPO_SMALL = {"minibatch_size": 32, "update_epochs": 2}
 # Every masked env: (env id, the flat mask's size, valid entries per step).
-DISCRETE = (tenvs.INVALID_ACTION_ID, 16, 4)  # Discrete(16), 12 invalid, mask in info
-DISCRETE_DICT = (tenvs.INVALID_ACTION_DICT_ID, 16, 4)  # the mask in a Dict observation
-MULTI = (tenvs.INVALID_ACTION_MULTI_ID, 12, 4)  # MultiDiscrete([6, 6]), 8 of 12 entries invalid
-MULTI_DICT = (tenvs.INVALID_ACTION_MULTI_DICT_ID, 12, 4)
+DISCRETE = (testing_masks.INVALID_ACTION_ID, 16, 4)  # Discrete(16), 12 invalid, mask in info
+DISCRETE_DICT = (testing_masks.INVALID_ACTION_DICT_ID, 16, 4)  # the mask in a Dict observation
+MULTI = (testing_masks.INVALID_ACTION_MULTI_ID, 12, 4)  # MultiDiscrete([6, 6]), 8 of 12 entries invalid
+MULTI_DICT = (testing_masks.INVALID_ACTION_MULTI_DICT_ID, 12, 4)
 
 
 def small_config(env_id: str, algo: str = "ppo", **extra):
@@ -329,7 +330,7 @@ def test_configs_saved_before_masking_read_as_none_and_a_bad_setting_is_refused(
 @pytest.mark.parametrize(
     ("env_id", "setting", "message"),
     [
-        (tenvs.INVALID_ACTION_ID, "obs", r"action_mask=obs:action_mask needs a Dict observation"),
+        (testing_masks.INVALID_ACTION_ID, "obs", r"action_mask=obs:action_mask needs a Dict observation"),
         ("CartPole-v1", "info", r"reset info has no 'action_mask'"),
         (tenvs.test_env_id("vector", "box"), "info", r"reset info has no 'action_mask'"),
     ],

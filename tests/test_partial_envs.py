@@ -7,7 +7,7 @@ import pytest
 import envs.partially_observed  # noqa: F401  (registers the tfpg/ ids for gym.make)
 from envs.make import make_vector_env
 from envs.partially_observed import CARTPOLE_NOVEL_ID
-from envs.testing import MEMORY_DELAY, MEMORY_ID
+from envs.testing_memory import MEMORY_DELAY, MEMORY_ID
 
 
 def test_cartpole_novel_is_cartpole_without_velocities():

@@ -122,7 +122,9 @@ def test_workers_act_with_their_own_envs_action_masks(ray_cluster):
     """Issue 13: workers build their policy from the config, resolve the same mask source, read their envs'
     masks and ship them in the rollout, which joins along the env axis like every other field."""
     from agents.experience.masks import invalid_action_flags
-    from envs.testing import INVALID_ACTION_MULTI_ID  # MultiDiscrete([6, 6]), mask in info, 4 of 12 valid
+    from envs.testing_masks import (
+        INVALID_ACTION_MULTI_ID,
+    )  # MultiDiscrete([6, 6]), mask in info, 4 of 12 valid
 
     config = resolve_config("ppo", INVALID_ACTION_MULTI_ID,
                             {**SMALL, "backend": "ray", "worker_timeout_s": 120})  # fmt: skip

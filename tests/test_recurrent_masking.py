@@ -15,7 +15,7 @@ from agents.experience.collection import InProcessCollection
 from agents.run.building import build_run
 from agents.run.logging import read_scalars
 from agents.run.trainer import train
-from envs import testing as tenvs
+from envs import testing_masks
 
 T, N = 16, 4
 VALUES = {
@@ -39,7 +39,7 @@ VALUES = {
 def test_sequence_replay_uses_the_behaviour_time_masks(mirror):
     """The update replays [N, T] sequences under the [N, T, 16] masks the actor sampled with: the replayed
     log-probs equal the actor's, and the entropy is over the 4 valid actions (≤ log 4), not the 16."""
-    run = build_run(resolve_config("ppo", tenvs.INVALID_ACTION_ID, VALUES))
+    run = build_run(resolve_config("ppo", testing_masks.INVALID_ACTION_ID, VALUES))
     try:
         core, policy = run.agent.core, run.policy
         assert core.layout == "sequences" and policy.recurrent and policy.action_masks is not None
@@ -62,7 +62,7 @@ def test_a_gru_policy_trains_and_evaluates_without_an_invalid_action(tmp_path):
     an invalid action would end an episode early (every episode of this env lasts 20 steps)."""
     config = resolve_config(
         "ppo",
-        tenvs.INVALID_ACTION_ID,
+        testing_masks.INVALID_ACTION_ID,
         {**VALUES, "total_steps": 4 * N * T, "log_every": 1, "info_keys": ["invalid_action"]},
     )
     summary = train(config, tmp_path / "run", progress=False)

@@ -14,7 +14,7 @@ import tensorflow as tf
 from agents.config import resolve_config
 from agents.experience.collection import InProcessCollection
 from agents.run.building import build_run
-from envs.testing import MEMORY_ID
+from envs.testing_memory import MEMORY_ID
 
 T, N = 16, 4  # Memory episodes last 11 steps: every env starts an episode inside each rollout
 

@@ -14,7 +14,7 @@ acts through NumPy pins NumPy's OpenBLAS to one thread (``one_blas_thread``, at 
 explicit ``OPENBLAS_NUM_THREADS`` in the environment wins; ``OMP_NUM_THREADS``, which benchmark drivers set for
 TensorFlow, does not).
 
-numpy_mirror.py's ``CORES`` table maps each Keras core type to its step here.
+numpy_layers.py's ``CORES`` table maps each Keras core type to its step here.
 """
 
 from __future__ import annotations

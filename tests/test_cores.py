@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from networks.cores import GRUCore, LSTMCore, make_core
-from networks.numpy_mirror import core_fn
+from networks.numpy_layers import core_fn
 
 B, T, F, H = 3, 7, 4, 5
 

@@ -10,6 +10,7 @@ from agents.run.building import build_run
 from agents.run.trainer import train
 from envs.testing import ACTION_KINDS, test_env_id
 from networks import numpy_mirror
+from networks.distributions import Bernoulli, Categorical, DiagGaussian
 
 SMALL = {"num_envs": 4, "num_steps": 16, "minibatch_size": 32, "update_epochs": 2, "eval_envs": 2}
 
@@ -24,17 +25,17 @@ def tf_reference(run, obs, noise):
     dist = run.policy.distribution
     out = run.policy.model(obs)
     params, values = out["policy"], out["value"]
-    if isinstance(dist, numpy_mirror.DiagGaussian):
+    if isinstance(dist, DiagGaussian):
         mean, log_std = params[:, : dist.dim], params[:, dist.dim :]
         actions = mean + tf.exp(log_std) * noise
-    elif isinstance(dist, numpy_mirror.Bernoulli):
+    elif isinstance(dist, Bernoulli):
         actions = tf.cast(noise < tf.sigmoid(params), tf.int32)
     else:  # Gumbel-max, per component for MultiCategorical
         gumbel = params - tf.math.log(-tf.math.log(noise))
         sizes = getattr(dist, "nvec", (params.shape[-1],))
         parts = tf.split(gumbel, list(sizes), axis=-1)
         actions = tf.stack([tf.argmax(p, axis=-1, output_type=tf.int32) for p in parts], axis=-1)
-        if isinstance(dist, numpy_mirror.Categorical):
+        if isinstance(dist, Categorical):
             actions = actions[:, 0]
     return params, values, actions, dist.mode(params), dist.log_prob(params, actions)
 

@@ -15,7 +15,7 @@ from networks import (
     SquashedDiagGaussian,
 )
 from networks import distributions as D
-from networks.numpy_mirror import MirroredDistribution
+from networks.numpy_distributions import MirroredDistribution
 
 LOGITS = np.array([[1.0, 2.0, 0.5], [0.0, 0.0, 0.0], [-3.0, 4.0, 1.0]], np.float32)
 LOGITS_Q = np.array([[0.5, -1.0, 2.0], [1.0, 0.0, -1.0], [-3.0, 4.0, 1.0]], np.float32)

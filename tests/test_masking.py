@@ -28,7 +28,7 @@ from agents.run.trainer import train
 from envs import testing as tenvs
 from envs import testing_masks
 from networks.distributions import mask_logits
-from networks.numpy_mirror import MirroredDistribution
+from networks.numpy_distributions import MirroredDistribution
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))  # the scripts' main() functions are called in-process

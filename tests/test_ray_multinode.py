@@ -19,9 +19,11 @@ from envs.testing import COIN_ID, LATENCY_ID
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = [sys.executable, str(ROOT / "scripts" / "train_agent.py")]
-# 2 workers x 2 envs x 64 steps = 256 steps per rollout; each rollout takes >= 64 x 2 x 4 ms = 0.5 s
+# 2 workers x 2 envs x 64 steps = 256 steps per rollout; each rollout takes >= 64 x 2 x 4 ms = 0.5 s. Evaluated
+# at the end only: each periodic evaluation slept through 2 x 200 steps x 4 ms on the driver (~30 s of the test),
+# and the final one still writes summary.json's evaluation and best/.
 LATENCY_RUN = ["--env", LATENCY_ID, "--set", "env_kwargs={latency_s: 0.004}", "--set", "num_steps=64",
-               "--num-envs", "4", "--eval-episodes", "2", "--no-progress"]  # fmt: skip
+               "--num-envs", "4", "--eval-episodes", "2", "--eval-every", "0", "--no-progress"]  # fmt: skip
 
 
 def _worker_pids(sid: int) -> list[int]:

@@ -10,11 +10,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "benchmark.py"
+# No videos: recording the final evaluation (pygame frames, an MP4 through moviepy) cost each run ~2 s of its
+# ~4 s in train_agent.py after start-up, and nothing here reads them.
 SPEC = """
 seeds: [0, 1]
 runs:
-  - {algo: a2c, env: CartPole-v1, steps: 1040, threshold: 475, set: {eval_episodes: 2}}
-  - {algo: reinforce, env: CartPole-v1, steps: 1024, seeds: [5], set: {num_steps: 32, eval_episodes: 2}}
+  - {algo: a2c, env: CartPole-v1, steps: 1040, threshold: 475, set: {eval_episodes: 2, video: false}}
+  - {algo: reinforce, env: CartPole-v1, steps: 1024, seeds: [5], set: {num_steps: 32, eval_episodes: 2, video: false}}
   - {algo: ppo, env: Acrobot-v1, steps: 1024, seeds: [0], set: {env_kwargs: {foo: 1}, num_envs: 4}}
 """
 

@@ -30,7 +30,18 @@ def _split(distribution: MultiCategorical, params: Array) -> list[Array]:
     return np.split(params, np.cumsum(distribution.nvec)[:-1], axis=-1)
 
 
-class _CategoricalMirror:
+class _Mirror:
+    """The rollout fast path's defaults: noise used as drawn, then ``sample`` and ``log_prob`` one after the other."""
+
+    def prepare(self, noise):
+        return noise
+
+    def sample_log_prob(self, d, params, prepared):
+        actions = self.sample(d, params, prepared)
+        return actions, self.log_prob(d, params, actions)
+
+
+class _CategoricalMirror(_Mirror):
     noise = "gumbel_uniform"  # uniform in [tiny, 1), turned into Gumbel noise as categorical_sample does
 
     def width(self, d) -> int:
@@ -45,6 +56,18 @@ class _CategoricalMirror:
     def log_prob(self, d, params, actions):
         return _log_softmax(params)[np.arange(len(actions)), actions]
 
+    # The fast path: a whole rollout's uniforms become Gumbel noise in one call (-(log(-log u)) is exactly the
+    # negation ``sample`` subtracts, so params + gumbel picks the same actions), and the log-prob reads the
+    # sampled entry of the same shifted logits ``_log_softmax`` computes, without the full log-softmax.
+    def prepare(self, noise):
+        return -np.log(-np.log(noise))
+
+    def sample_log_prob(self, d, params, gumbel):
+        actions = np.argmax(params + gumbel, axis=-1)  # [B]
+        shifted = params - params.max(axis=-1, keepdims=True)
+        picked = np.take_along_axis(shifted, actions[:, None], axis=-1)[:, 0]
+        return actions, picked - np.log(np.exp(shifted).sum(axis=-1))
+
 
 class _MultiCategoricalMirror(_CategoricalMirror):
     def sample(self, d, params, noise):
@@ -58,8 +81,21 @@ class _MultiCategoricalMirror(_CategoricalMirror):
         cat = _CategoricalMirror()
         return sum(cat.log_prob(d, lg, actions[:, i]) for i, lg in enumerate(_split(d, params)))
 
+    def sample_log_prob(self, d, params, gumbel):
+        nvec = d.nvec
+        if any(n != nvec[0] for n in nvec):  # dimensions of different sizes: one at a time
+            actions = np.stack([np.argmax(g, axis=-1) for g in _split(d, params + gumbel)], axis=-1)
+            return actions, self.log_prob(d, params, actions)
+        # Equal dimensions: [B, D * n] → [B, D, n], every dimension in the same few calls.
+        shape = (len(params), len(nvec), int(nvec[0]))
+        logits = params.reshape(shape)
+        actions = np.argmax((params + gumbel).reshape(shape), axis=-1)  # [B, D]
+        shifted = logits - logits.max(axis=-1, keepdims=True)
+        picked = np.take_along_axis(shifted, actions[..., None], axis=-1)[..., 0]  # [B, D]
+        return actions, (picked - np.log(np.exp(shifted).sum(axis=-1))).sum(axis=-1)
 
-class _BernoulliMirror:
+
+class _BernoulliMirror(_Mirror):
     noise = "uniform"
 
     def width(self, d) -> int:
@@ -75,7 +111,7 @@ class _BernoulliMirror:
         return np.sum(actions.astype(np.float32) * params - np.logaddexp(0.0, params), axis=-1)
 
 
-class _DiagGaussianMirror:
+class _DiagGaussianMirror(_Mirror):
     noise = "normal"
 
     def width(self, d) -> int:
@@ -134,3 +170,16 @@ class MirroredDistribution:
     def log_prob(self, params: Array, actions: Array, mask: Array | None = None) -> Array:
         """log π(actions) [B] (renormalized over the valid actions under a mask)."""
         return self._mirror.log_prob(self._distribution, self._masked(params, mask), actions)
+
+    # The rollout actor's path: its noise transformed once per rollout, then one call per step.
+
+    def prepare_noise(self, noise: Array) -> Array:
+        """A rollout's noise [T, N, width] as ``sample_and_log_prob`` consumes it (Gumbel for categoricals)."""
+        return self._mirror.prepare(noise)
+
+    def sample_and_log_prob(
+        self, params: Array, prepared: Array, mask: Array | None = None
+    ) -> tuple[Array, Array]:
+        """(actions, log π(actions) [B]) from params [B, P] and one step of ``prepare_noise``'s noise [B, width]:
+        the actions ``sample`` draws from the same noise, the log-probs ``log_prob`` gives them."""
+        return self._mirror.sample_log_prob(self._distribution, self._masked(params, mask), prepared)

@@ -91,6 +91,10 @@ def test_numpy_mirror_matches_tf_path(obs_kind, action_kind):
         np.testing.assert_allclose(
             dist.log_prob(np_params, np_actions), log_prob.numpy(), rtol=1e-4, atol=1e-4
         )
+        # The rollout actor's one-call path from the prepared noise: the same actions and log-probs.
+        fast_actions, fast_log_probs = dist.sample_and_log_prob(np_params, dist.prepare_noise(noise))
+        np.testing.assert_array_equal(fast_actions.astype(np_actions.dtype), np_actions)
+        np.testing.assert_allclose(fast_log_probs, log_prob.numpy(), rtol=1e-4, atol=1e-4)
     finally:
         run.close()
 

@@ -176,7 +176,11 @@ def _random_mask(rng, batch, nvec):
     return np.concatenate(blocks, axis=1)
 
 
-@pytest.mark.parametrize("dist", [Categorical(7), MultiCategorical((3, 5, 2))], ids=["discrete", "multi"])
+@pytest.mark.parametrize(
+    "dist",
+    [Categorical(7), MultiCategorical((3, 5, 2)), MultiCategorical((4, 4, 4))],
+    ids=["discrete", "multi", "multi-equal"],  # equal dimensions take the rollout path's reshaped branch
+)
 def test_numpy_mirror_equals_tf_under_random_masks(dist):
     rng = np.random.default_rng(0)
     batch = 256
@@ -199,11 +203,14 @@ def test_numpy_mirror_equals_tf_under_random_masks(dist):
     np_actions = mirrored.sample(params, noise.numpy(), mask)
     np.testing.assert_array_equal(np_actions, tf_actions)
     np.testing.assert_array_equal(mirrored.mode(params, mask), dist.mode(params, mask=mask))
-    np.testing.assert_allclose(
-        mirrored.log_prob(params, np_actions, mask),
-        dist.log_prob(params, tf_actions, mask=mask),
-        atol=1e-5,
+    tf_log_probs = dist.log_prob(params, tf_actions, mask=mask).numpy()
+    np.testing.assert_allclose(mirrored.log_prob(params, np_actions, mask), tf_log_probs, atol=1e-5)
+    # The rollout actor's path (noise turned into Gumbel once, sampling and log-prob in one call): the same.
+    fast_actions, fast_log_probs = mirrored.sample_and_log_prob(
+        params, mirrored.prepare_noise(noise.numpy()), mask
     )
+    np.testing.assert_array_equal(fast_actions, tf_actions)
+    np.testing.assert_allclose(fast_log_probs, tf_log_probs, atol=1e-5)
     # Every sampled entry is valid: index the flat mask at each dimension's offset + action.
     offsets = np.concatenate([[0], np.cumsum(nvec)[:-1]])
     flat = offsets + np_actions.reshape(batch, -1)

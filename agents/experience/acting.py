@@ -376,14 +376,15 @@ class MirrorActor:
     ) -> None:
         self._policy = policy
         self._network, self._distribution = network, distribution
-        self._noise = noise  # [T, N, width]
+        self._noise = distribution.prepare_noise(noise)  # [T, N, width], as sample_and_log_prob takes it
         self._t = 0
         self._carry = carry
         self._initial = None if carry is None else carry.state.copy()  # [N, S]
 
     def act(self, obs, info: dict, episode_start: np.ndarray) -> dict[str, np.ndarray]:
         if self._t == len(self._noise):  # asked for more steps than planned: draw another rollout's worth
-            self._noise, self._t = self._policy.snapshot(*self._noise.shape[:2]).noise, 0
+            noise = self._policy.snapshot(*self._noise.shape[:2]).noise
+            self._noise, self._t = self._distribution.prepare_noise(noise), 0
         noise = self._noise[self._t]  # [N, width]
         mask = self._policy.action_mask(obs, info, f"rollout step {self._t}")  # [N, size] or None
         self._t += 1
@@ -392,8 +393,8 @@ class MirrorActor:
             params, values = self._network.forward(obs)
         else:
             params, values, self._carry.state = self._network.forward(obs, self._carry.state, episode_start)
-        actions = self._distribution.sample(params, noise, mask).astype(self._policy.action_dtype)
-        log_probs = self._distribution.log_prob(params, actions, mask)
+        actions, log_probs = self._distribution.sample_and_log_prob(params, noise, mask)
+        actions = actions.astype(self._policy.action_dtype, copy=False)
         return _with_mask({"actions": actions, "log_probs": log_probs, "values": values}, mask)
 
     def finish(self, obs, info: dict, episode_start: np.ndarray) -> dict[str, np.ndarray]:

@@ -7,7 +7,7 @@ each traced once) are the reference path, used by evaluation and wherever no Num
 The seam with the learner is a ``Snapshot``: the weights after an update plus the sampling noise of the next
 rollout, both produced inside the learner's compiled update (``Policy.snapshot_graph``) so that no extra TF
 call happens per rollout. ``Policy.actor(snapshot, T, N)`` turns it into an actor, choosing the path once and
-explicitly (``networks.numpy_mirror.mirror_support``):
+explicitly (``networks.numpy_mirror.mirror_support``; the actors are in agents/experience/actors.py):
     ``MirrorActor``  acts from a NumPy copy of the snapshot's weights with the noise drawn up front (fast: one
                      TF call costs more than a small MLP's whole forward pass in NumPy);
     ``TFActor``      calls the compiled TF sampler (image encoders and anything else the mirror lacks).
@@ -29,12 +29,12 @@ envs: a resumed run starts new episodes from zero states.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 import gymnasium as gym
 import numpy as np
 import tensorflow as tf
 
+from agents.experience.actors import Actor, MirrorActor, StateCarry, TFActor, cast_like, num_envs
 from agents.experience.masks import ActionMasks
 from agents.experience.schema import ArraySpec, Field, rollout_schema
 from networks import ActorCritic, action_spec, observation_spec
@@ -42,21 +42,6 @@ from networks.numpy_cores import one_blas_thread
 from networks.numpy_mirror import MirroredDistribution, mirror, mirror_support
 
 _TINY = float(np.finfo(np.float32).tiny)  # as in networks/distributions.py: keeps log(u) finite
-
-
-class Actor(Protocol):
-    """Acts for one rollout of a vector env; returns the schema's "actor" fields as NumPy arrays."""
-
-    def act(self, obs, info: dict, episode_start: np.ndarray) -> dict[str, np.ndarray]:
-        """Per-step fields for the N envs (at least actions, log_probs, values).
-
-        ``episode_start`` [N] bool is True where ``obs`` is the first observation of an episode.
-        """
-        ...
-
-    def finish(self, obs, info: dict, episode_start: np.ndarray) -> dict[str, np.ndarray]:
-        """Per-env fields after the last step (at least last_values: V of the next observation)."""
-        ...
 
 
 @dataclass
@@ -75,19 +60,6 @@ class Snapshot:
         return cls([w.numpy() for w in outputs["weights"]], None if noise is None else noise.numpy())
 
 
-def _num_envs(obs) -> int:
-    return len(next(iter(obs.values())) if isinstance(obs, dict) else obs)
-
-
-def _cast_like(obs, spec):
-    """NumPy observations in the dtype the compiled signature expects (normalizers return float64)."""
-    if isinstance(spec, dict):
-        return {key: _cast_like(obs[key], spec[key]) for key in spec}
-    if isinstance(spec, tuple):
-        return tuple(_cast_like(part, part_spec) for part, part_spec in zip(obs, spec, strict=True))
-    return np.asarray(obs, dtype=spec.dtype.as_numpy_dtype)
-
-
 def recurrent_fields(state_size: int) -> tuple[Field, Field]:
     """The two fields a recurrent policy's rollouts add: where episodes start, and each env's initial state."""
     return (
@@ -96,13 +68,6 @@ def recurrent_fields(state_size: int) -> tuple[Field, Field]:
         # The carried state before row 0 (before row 0's own reset, if any): where the update's replay starts.
         Field("initial_states", ArraySpec((state_size,), np.float32), per_step=False),
     )
-
-
-class StateCarry:
-    """The recurrent state of N envs between steps and rollouts: [N, S] float32, zeros before the first step."""
-
-    def __init__(self, num_envs: int, state_size: int) -> None:
-        self.state = np.zeros((num_envs, state_size), np.float32)
 
 
 class Policy:
@@ -232,7 +197,7 @@ class Policy:
     def _inputs(self, obs, action_mask, state, episode_start) -> list:
         """The compiled sample/mode functions' arguments (see ``_split``)."""
         return [
-            _cast_like(obs, self.obs_spec),
+            cast_like(obs, self.obs_spec),
             *self._mask_inputs(action_mask),
             *self._recurrent_inputs(obs, state, episode_start),
         ]
@@ -245,7 +210,7 @@ class Policy:
         """The env's action mask bool [N, size] for ``obs`` from its step's ``info`` (None without masking)."""
         if self.action_masks is None or info is None:
             return None
-        return self.action_masks(info, _num_envs(obs), where)
+        return self.action_masks(info, num_envs(obs), where)
 
     def act(
         self, obs, action_mask: np.ndarray | None = None, state=None, episode_start=None
@@ -285,7 +250,7 @@ class Policy:
     def value(self, obs, state=None, episode_start=None) -> np.ndarray:
         """V(obs) [N] (a recurrent policy: given ``state`` and ``episode_start``, as in ``act``)."""
         inputs = self._recurrent_inputs(obs, state, episode_start)
-        return self._value(_cast_like(obs, self.obs_spec), *inputs).numpy()
+        return self._value(cast_like(obs, self.obs_spec), *inputs).numpy()
 
     def predictor(self, num_envs: int, deterministic: bool = True):
         """``predict(obs, episode_start, info=None) -> actions`` for ``num_envs`` envs of their own (evaluation,
@@ -362,79 +327,3 @@ class Policy:
             "value": self._value.experimental_get_tracing_count(),
             "snapshot": self._snapshot.experimental_get_tracing_count(),
         }
-
-
-class MirrorActor:
-    """Acts from a NumPy mirror of a snapshot, with the rollout's noise drawn up front.
-
-    A recurrent policy's actor steps the envs' states in ``carry`` (shared with the next rollout's actor) and
-    reports the states it started from as ``initial_states``.
-    """
-
-    def __init__(
-        self, policy: Policy, network, distribution, noise: np.ndarray, carry: StateCarry | None = None
-    ) -> None:
-        self._policy = policy
-        self._network, self._distribution = network, distribution
-        self._noise = distribution.prepare_noise(noise)  # [T, N, width], as sample_and_log_prob takes it
-        self._t = 0
-        self._carry = carry
-        self._initial = None if carry is None else carry.state.copy()  # [N, S]
-
-    def act(self, obs, info: dict, episode_start: np.ndarray) -> dict[str, np.ndarray]:
-        if self._t == len(self._noise):  # asked for more steps than planned: draw another rollout's worth
-            noise = self._policy.snapshot(*self._noise.shape[:2]).noise
-            self._noise, self._t = self._distribution.prepare_noise(noise), 0
-        noise = self._noise[self._t]  # [N, width]
-        mask = self._policy.action_mask(obs, info, f"rollout step {self._t}")  # [N, size] or None
-        self._t += 1
-        obs = _cast_like(obs, self._policy.obs_spec)
-        if self._carry is None:
-            params, values = self._network.forward(obs)
-        else:
-            params, values, self._carry.state = self._network.forward(obs, self._carry.state, episode_start)
-        actions, log_probs = self._distribution.sample_and_log_prob(params, noise, mask)
-        actions = actions.astype(self._policy.action_dtype, copy=False)
-        return _with_mask({"actions": actions, "log_probs": log_probs, "values": values}, mask)
-
-    def finish(self, obs, info: dict, episode_start: np.ndarray) -> dict[str, np.ndarray]:
-        obs = _cast_like(obs, self._policy.obs_spec)
-        if self._carry is None:
-            return {"last_values": self._network.forward(obs)[1]}
-        # V of the next observation from the carried state; the state itself advances at the next act.
-        values = self._network.forward(obs, self._carry.state, episode_start)[1]
-        return {"last_values": values, "initial_states": self._initial}
-
-
-class TFActor:
-    """Acts through the policy's compiled TF functions (the live model holds the snapshot's weights)."""
-
-    def __init__(self, policy: Policy, carry: StateCarry | None = None) -> None:
-        self._policy = policy
-        self._t = 0
-        self._carry = carry
-        self._initial = None if carry is None else carry.state.copy()
-
-    def act(self, obs, info: dict, episode_start: np.ndarray) -> dict[str, np.ndarray]:
-        mask = self._policy.action_mask(obs, info, f"rollout step {self._t}")  # [N, size] or None
-        self._t += 1
-        if self._carry is None:
-            actions, log_probs, values = self._policy.act(obs, mask)
-        else:
-            actions, log_probs, values, self._carry.state = self._policy.act(
-                obs, mask, self._carry.state, episode_start
-            )
-        return _with_mask({"actions": actions, "log_probs": log_probs, "values": values}, mask)
-
-    def finish(self, obs, info: dict, episode_start: np.ndarray) -> dict[str, np.ndarray]:
-        if self._carry is None:
-            return {"last_values": self._policy.value(obs)}
-        values = self._policy.value(obs, self._carry.state, episode_start)
-        return {"last_values": values, "initial_states": self._initial}
-
-
-def _with_mask(out: dict[str, np.ndarray], mask: np.ndarray | None) -> dict[str, np.ndarray]:
-    """The actor's per-step fields, with the mask it acted under when masking is on."""
-    if mask is not None:
-        out["action_mask"] = mask
-    return out

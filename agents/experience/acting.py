@@ -39,7 +39,8 @@ from agents.experience.masks import ActionMasks
 from agents.experience.schema import ArraySpec, Field, rollout_schema
 from networks import ActorCritic, action_spec, observation_spec
 from networks.numpy_cores import one_blas_thread
-from networks.numpy_mirror import MirroredDistribution, mirror, mirror_support
+from networks.numpy_distributions import MirroredDistribution
+from networks.numpy_mirror import mirror, mirror_support
 
 _TINY = float(np.finfo(np.float32).tiny)  # as in networks/distributions.py: keeps log(u) finite
 

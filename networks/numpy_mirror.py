@@ -40,7 +40,7 @@ class MirroredNetwork:
     """``ActorCritic.call`` in NumPy, from a frozen copy of its weights: ``forward(obs) -> (params, values)``,
     or ``forward(obs, state, episode_start) -> (params, values, state)`` for a recurrent model.
 
-    Build with ``mirror(model, weights)``, which returns None when some part is not mirrored.
+    Build with ``mirror(model, weights)``, which raises ``NotMirrored`` when some part is not mirrored.
     """
 
     def __init__(self, model, weights: list[Array]) -> None:

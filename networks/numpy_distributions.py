@@ -65,7 +65,7 @@ class _CategoricalMirror(_Mirror):
     def sample_log_prob(self, d, params, gumbel):
         actions = np.argmax(params + gumbel, axis=-1)  # [B]
         shifted = params - params.max(axis=-1, keepdims=True)
-        picked = np.take_along_axis(shifted, actions[:, None], axis=-1)[:, 0]
+        picked = shifted[np.arange(len(actions)), actions]  # (take_along_axis costs twice as much at B = 1)
         return actions, picked - np.log(np.exp(shifted).sum(axis=-1))
 
 

@@ -21,24 +21,29 @@ from networks.numpy_layers import Array, lookup
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
-def _log_softmax(logits: Array) -> Array:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
 def _split(distribution: MultiCategorical, params: Array) -> list[Array]:
     return np.split(params, np.cumsum(distribution.nvec)[:-1], axis=-1)
 
 
+def _picked_log_softmax(logits: Array, actions: Array) -> Array:
+    """log softmax(logits)[b, actions[b]] for logits [..., n] and actions [...], without the full log-softmax."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    if actions.ndim == 1:  # [B]: plain indexing costs half of take_along_axis at B = 1 (the 1-env actor)
+        picked = shifted[np.arange(len(actions)), actions]
+    else:
+        picked = np.take_along_axis(shifted, actions[..., None], axis=-1)[..., 0]
+    return picked - np.log(np.exp(shifted).sum(axis=-1))
+
+
 class _Mirror:
-    """The rollout fast path's defaults: noise used as drawn, then ``sample`` and ``log_prob`` one after the other."""
+    """Noise as the mirrors consume it: ``prepare`` turns drawn noise into it (once per rollout for the actor, whose
+    noise is drawn up front), ``sample_prepared`` samples from it; ``sample`` is the two in a row."""
 
     def prepare(self, noise):
         return noise
 
-    def sample_log_prob(self, d, params, prepared):
-        actions = self.sample(d, params, prepared)
-        return actions, self.log_prob(d, params, actions)
+    def sample(self, d, params, noise):
+        return self.sample_prepared(d, params, self.prepare(noise))
 
 
 class _CategoricalMirror(_Mirror):
@@ -47,52 +52,39 @@ class _CategoricalMirror(_Mirror):
     def width(self, d) -> int:
         return d.param_size
 
-    def sample(self, d, params, noise):
-        return np.argmax(params - np.log(-np.log(noise)), axis=-1)  # Gumbel-max
+    def prepare(self, noise):
+        return -np.log(-np.log(noise))  # exactly the negation of what categorical_sample subtracts
+
+    def sample_prepared(self, d, params, gumbel):
+        return self.mode(d, params + gumbel)  # Gumbel-max: the mode of the perturbed logits
 
     def mode(self, d, params):
         return np.argmax(params, axis=-1)
 
     def log_prob(self, d, params, actions):
-        return _log_softmax(params)[np.arange(len(actions)), actions]
-
-    # The fast path: a whole rollout's uniforms become Gumbel noise in one call (-(log(-log u)) is exactly the
-    # negation ``sample`` subtracts, so params + gumbel picks the same actions), and the log-prob reads the
-    # sampled entry of the same shifted logits ``_log_softmax`` computes, without the full log-softmax.
-    def prepare(self, noise):
-        return -np.log(-np.log(noise))
-
-    def sample_log_prob(self, d, params, gumbel):
-        actions = np.argmax(params + gumbel, axis=-1)  # [B]
-        shifted = params - params.max(axis=-1, keepdims=True)
-        picked = shifted[np.arange(len(actions)), actions]  # (take_along_axis costs twice as much at B = 1)
-        return actions, picked - np.log(np.exp(shifted).sum(axis=-1))
+        return _picked_log_softmax(params, actions)
 
 
 class _MultiCategoricalMirror(_CategoricalMirror):
-    def sample(self, d, params, noise):
-        gumbel = params - np.log(-np.log(noise))
-        return np.stack([np.argmax(g, axis=-1) for g in _split(d, gumbel)], axis=-1)
+    # Dimensions of equal size are handled as one [B, D, n] array (a few NumPy calls whatever D); others one by one.
 
     def mode(self, d, params):
+        shape = _equal_dims_shape(d, params)
+        if shape is not None:
+            return np.argmax(params.reshape(shape), axis=-1)  # [B, D]
         return np.stack([np.argmax(lg, axis=-1) for lg in _split(d, params)], axis=-1)
 
     def log_prob(self, d, params, actions):
-        cat = _CategoricalMirror()
-        return sum(cat.log_prob(d, lg, actions[:, i]) for i, lg in enumerate(_split(d, params)))
+        shape = _equal_dims_shape(d, params)
+        if shape is not None:
+            return _picked_log_softmax(params.reshape(shape), actions).sum(axis=-1)
+        return sum(_picked_log_softmax(lg, actions[:, i]) for i, lg in enumerate(_split(d, params)))
 
-    def sample_log_prob(self, d, params, gumbel):
-        nvec = d.nvec
-        if any(n != nvec[0] for n in nvec):  # dimensions of different sizes: one at a time
-            actions = np.stack([np.argmax(g, axis=-1) for g in _split(d, params + gumbel)], axis=-1)
-            return actions, self.log_prob(d, params, actions)
-        # Equal dimensions: [B, D * n] → [B, D, n], every dimension in the same few calls.
-        shape = (len(params), len(nvec), int(nvec[0]))
-        logits = params.reshape(shape)
-        actions = np.argmax((params + gumbel).reshape(shape), axis=-1)  # [B, D]
-        shifted = logits - logits.max(axis=-1, keepdims=True)
-        picked = np.take_along_axis(shifted, actions[..., None], axis=-1)[..., 0]  # [B, D]
-        return actions, (picked - np.log(np.exp(shifted).sum(axis=-1))).sum(axis=-1)
+
+def _equal_dims_shape(d: MultiCategorical, params: Array) -> tuple[int, int, int] | None:
+    """(B, D, n) when every dimension has n actions, else None."""
+    n = d.nvec[0]
+    return (len(params), len(d.nvec), n) if all(m == n for m in d.nvec) else None
 
 
 class _BernoulliMirror(_Mirror):
@@ -101,7 +93,7 @@ class _BernoulliMirror(_Mirror):
     def width(self, d) -> int:
         return d.n
 
-    def sample(self, d, params, noise):
+    def sample_prepared(self, d, params, noise):
         return noise < 1.0 / (1.0 + np.exp(-params))
 
     def mode(self, d, params):
@@ -117,7 +109,7 @@ class _DiagGaussianMirror(_Mirror):
     def width(self, d) -> int:
         return d.dim
 
-    def sample(self, d, params, noise):
+    def sample_prepared(self, d, params, noise):
         return params[:, : d.dim] + np.exp(params[:, d.dim :]) * noise
 
     def mode(self, d, params):
@@ -182,4 +174,6 @@ class MirroredDistribution:
     ) -> tuple[Array, Array]:
         """(actions, log π(actions) [B]) from params [B, P] and one step of ``prepare_noise``'s noise [B, width]:
         the actions ``sample`` draws from the same noise, the log-probs ``log_prob`` gives them."""
-        return self._mirror.sample_log_prob(self._distribution, self._masked(params, mask), prepared)
+        params = self._masked(params, mask)  # once for both
+        actions = self._mirror.sample_prepared(self._distribution, params, prepared)
+        return actions, self._mirror.log_prob(self._distribution, params, actions)

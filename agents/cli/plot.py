@@ -112,8 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as err:
         return error(err)
     if not groups:
-        print(f"error: no run under {', '.join(args.logdirs)} has the tag {args.tag!r}.", file=sys.stderr)
-        return 2
+        return error(f"no run under {', '.join(args.logdirs)} has the tag {args.tag!r}.")
     data = plot(groups, args.tag, Path(args.out))
     if args.data:
         Path(args.data).write_text(json.dumps(data))

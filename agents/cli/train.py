@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                 check_run_name(args.run_name)
             check_output_dir(args.logdir, "--logdir")
     except ConfigError as err:
-        return error(str(err))
+        return error(err)
 
     # Heavy imports only once the arguments are known to be good; TensorFlow's start-up notices filtered.
     from agents.run.console import import_tensorflow
@@ -211,10 +211,9 @@ def main(argv: list[str] | None = None) -> int:
         summary = train(
             config, run_dir, progress=not args.no_progress, command=sys.argv, resume=args.resume is not None
         )
-    except (RunInputError, UserCodeError, ImportError) as err:  # ImportError: e.g. the ray extra is missing
-        return error(str(err))
-    except NonFiniteError as err:
-        return error(str(err))
+    # ImportError: e.g. the ray extra is missing; NonFiniteError: training stopped at the last good checkpoint.
+    except (RunInputError, UserCodeError, ImportError, NonFiniteError) as err:
+        return error(err)
     except (OSError, tf_errors.OpError) as err:
         if not is_disk_full(err):
             raise
@@ -239,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             print(_resume_hint(run_dir), file=sys.stderr)
         return 130
     except (gymnasium.error.Error, ValueError) as err:  # raised before anything is written
-        return error(str(err))
+        return error(err)
     print(json.dumps(summary, indent=2))
     if summary.get("stop_reason"):
         print(f"stopped early: {summary['stop_reason']}")

@@ -42,7 +42,7 @@ from networks.numpy_cores import one_blas_thread
 from networks.numpy_distributions import MirroredDistribution
 from networks.numpy_mirror import mirror, mirror_support
 
-_TINY = float(np.finfo(np.float32).tiny)  # as in networks/distributions.py: keeps log(u) finite
+_TINY = float(np.finfo(np.float32).tiny)  # as in networks/distribution_math.py: keeps log(u) finite
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """The cases ``benchmarks/benchmark_vs_sb3.py`` compares: one env, budget and threshold each, with the same
 hyperparameters written once for SB3 (its keyword arguments) and once for tfpg (config overrides).
 
-Optional keys: ``sb3_algo`` (an SB3 / sb3-contrib algorithm other than ``algo``, e.g. ``maskable_ppo``) and
-``sb3_env`` (``("module:Class", kwargs)``: SB3 trains on that class instead of ``env``). The masking cases
+Optional keys: ``sb3_algo`` (an SB3 / sb3-contrib algorithm other than ``algo``, e.g. ``maskable_ppo``),
+``sb3_env`` (``("module:Class", kwargs)``: SB3 trains on that class instead of ``env``), ``sb3_policy_kwargs``
+and ``sb3_normalize_obs`` (see ``benchmarks/sb3_worker.py``). The masking cases
 train SB3 on sb3-contrib's own InvalidActionEnv* classes and tfpg on their look-alikes in envs/testing_masks.py
 (same spaces, rewards, episode length and number of invalid actions; tfpg code never imports sb3-contrib).
 """
@@ -113,12 +114,21 @@ CASES: dict[str, dict] = {
         ),
         tfpg={},  # the ALE/* preset (vf_coef 1.0 = SB3's 0.5)
     ),
-    # sb3-contrib's RecurrentPPO (MlpLstmPolicy defaults: LSTM 256 for the policy and one for the critic, 64x64
-    # tanh MLPs) with RL Zoo's ppo_lstm.yml CartPoleNoVel-v1 entry; tfpg's PPO preset for the env is the same.
+    # sb3-contrib's RecurrentPPO with RL Zoo's tuned ppo_lstm.yml CartPoleNoVel-v1 entry (observations
+    # normalized, a 64-unit LSTM for the policy and one for the critic, one 64-unit ReLU layer each); tfpg's
+    # PPO preset for the env is the same entry (its one difference: tfpg's layers start orthogonal).
     "recurrentppo-cartpolenovel": dict(
         env="tfpg/CartPoleNoVel-v1",
         algo="ppo",
         sb3_algo="recurrent_ppo",
+        sb3_normalize_obs=True,
+        sb3_policy_kwargs=dict(
+            ortho_init=False,
+            activation_fn="ReLU",
+            lstm_hidden_size=64,
+            enable_critic_lstm=True,
+            net_arch=dict(pi=[64], vf=[64]),
+        ),
         steps=100_000,
         threshold=475.0,
         eval_every=8192,
@@ -133,7 +143,7 @@ CASES: dict[str, dict] = {
             learning_rate=("lin", 1e-3),
             clip_range=("lin", 0.2),
         ),
-        tfpg={},  # the tfpg/CartPoleNoVel-v1 PPO preset (recurrent=lstm, recurrent_size=256, vf_coef 1.0)
+        tfpg={},  # the tfpg/CartPoleNoVel-v1 PPO preset: the same RL Zoo entry (vf_coef 1.0 = SB3's 0.5)
     ),
 }
 # MaskablePPO with SB3's defaults (1 env, n_steps 2048, batch 64, 10 epochs, lr 3e-4, γ 0.99, λ 0.95, clip

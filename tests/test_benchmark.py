@@ -110,7 +110,7 @@ def test_labelled_entries_of_one_algorithm_on_one_env_get_their_own_runs(benchma
     names = {e.run_name(0) for e in entries}
     assert len(names) == len(entries) == 3  # lstm, gru, mlp: three run directories, three rows, three curves
     # One path component, as --run-name takes it ('/' -> '_', as for ALE/... and MinAtar/... ids).
-    assert "tfpg_CartPoleNoVel-v1__ppo-lstm__100000__s0" in names
+    assert "tfpg_CartPoleNoVel-v1__ppo-lstm__200000__s0" in names
     assert {e.name for e in entries} == {"ppo-lstm", "ppo-gru", "ppo-mlp"}
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: np.ndarray) -> np.ndarray:
     # tanh form: no overflow warning for large |x|, and as accurate as 1 / (1 + exp(-x)) in float32.
     return 0.5 * (np.tanh(0.5 * x) + 1.0)
 
@@ -42,8 +42,8 @@ def lstm_step(
     h, c = state[:, :units], state[:, units:]
     z = inputs @ kernel + h @ recurrent_kernel + bias  # [B, 4H]: i, f, g, o
     i, f, g, o = np.split(z, 4, axis=-1)
-    c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
-    h = _sigmoid(o) * np.tanh(c)
+    c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+    h = sigmoid(o) * np.tanh(c)
     return h, np.concatenate([h, c], axis=-1)
 
 
@@ -55,8 +55,8 @@ def gru_step(
     h = np.where(np.asarray(episode_start, bool)[:, None], np.float32(0.0), state)
     zx, rx, nx = np.split(inputs @ kernel + bias, 3, axis=-1)
     zh, rh, nh = np.split(h @ recurrent_kernel + recurrent_bias, 3, axis=-1)
-    z = _sigmoid(zx + zh)
-    r = _sigmoid(rx + rh)
+    z = sigmoid(zx + zh)
+    r = sigmoid(rx + rh)
     n = np.tanh(nx + r * nh)
     h = (1.0 - z) * n + z * h
     return h, h

@@ -73,6 +73,11 @@ class RunConfig:
     """How many periodic checkpoints to keep in checkpoint/ (oldest deleted first)."""
     deterministic_ops: bool = False
     """Turn on TensorFlow op determinism, so two runs with the same seed write identical scalars."""
+    tf_threads: int = 0
+    """TensorFlow's intra-op threads for this process (0: TensorFlow's default, one per core). Small updates can
+    run faster on one thread than on two (the recurrent CartPoleNoVel preset: BENCHMARKS.md). Takes effect only
+    before the process's first TensorFlow op (a second run in the same process keeps the first one's); an
+    explicit TF_NUM_INTRAOP_THREADS in the environment wins."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Extra keyword arguments for gymnasium.make (CLI: --env-kwargs KEY=VALUE)."""
     wrappers: list[dict[str, Any]] = field(default_factory=list)

@@ -117,6 +117,7 @@ RULES: dict[str, Rule] = {
     "periodic_eval_episodes": int_in(0),
     "checkpoint_every": int_in(0),
     "keep_checkpoints": int_in(1),
+    "tf_threads": int_in(0),
     "env_kwargs": str_keyed_dict,
     "log_every": int_in(1),
     "info_keys": str_list,

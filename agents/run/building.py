@@ -4,6 +4,8 @@ Ray workers alike), and restoring a checkpoint into them."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,9 +144,30 @@ class Run:
         self.eval_env.close()
 
 
+def set_op_threads(threads: int) -> None:
+    """Sizes TensorFlow's intra-op thread pool, unless TF_NUM_INTRAOP_THREADS is set (it wins) or TensorFlow
+    has already run an op in this process (the pool exists then; a warning says the setting was not applied)."""
+    if (
+        "TF_NUM_INTRAOP_THREADS" in os.environ
+        or tf.config.threading.get_intra_op_parallelism_threads() == threads
+    ):
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    except RuntimeError:  # "cannot be modified after initialization"
+        warnings.warn(
+            f"tf_threads={threads} not applied: TensorFlow already runs with "
+            f"{tf.config.threading.get_intra_op_parallelism_threads() or 'its default'} intra-op threads in this "
+            f"process. Set it in a fresh process (or TF_NUM_INTRAOP_THREADS) to change it.",
+            stacklevel=2,
+        )
+
+
 def build_run(config: ResolvedConfig) -> Run:
     """Seed everything and build envs, network, policy, agent and checkpoint for ``config``."""
     rc, net = config.run, config.network
+    if rc.tf_threads:
+        set_op_threads(rc.tf_threads)
     if rc.deterministic_ops:
         tf.config.experimental.enable_op_determinism()  # process-wide; needs the seeds set just below
     keras.utils.set_random_seed(rc.seed)  # Python, NumPy and TensorFlow global seeds

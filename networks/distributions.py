@@ -25,7 +25,6 @@ import numpy as np
 import tensorflow as tf
 
 from networks.distribution_math import (
-    MASKED_LOGIT,
     bernoulli_entropy,
     bernoulli_kl,
     bernoulli_log_prob,
@@ -40,17 +39,9 @@ from networks.distribution_math import (
     gaussian_kl,
     gaussian_log_prob,
     gaussian_sample,
-    log_one_minus_tanh_sq,
     mask_logits,
     squashed_gaussian_log_prob,
 )
-
-__all__ = [
-    "MASKED_LOGIT", "Bernoulli", "Categorical", "DiagGaussian", "Distribution", "MultiCategorical",
-    "SquashedDiagGaussian", "bernoulli_entropy", "bernoulli_log_prob", "categorical_entropy", "categorical_kl",
-    "categorical_log_prob", "gaussian_kl", "gaussian_log_prob", "log_one_minus_tanh_sq", "make_distribution",
-    "mask_logits",
-]  # fmt: skip
 
 Mask = tf.Tensor | None  # bool [B, param_size], True = valid action; None = no masking
 

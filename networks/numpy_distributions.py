@@ -15,7 +15,8 @@ import math
 
 import numpy as np
 
-from networks.distributions import MASKED_LOGIT, Bernoulli, Categorical, DiagGaussian, MultiCategorical
+from networks.distribution_math import MASKED_LOGIT
+from networks.distributions import Bernoulli, Categorical, DiagGaussian, MultiCategorical
 from networks.numpy_layers import Array, lookup
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)

@@ -7,6 +7,7 @@ import tensorflow as tf
 from scipy import special, stats
 
 from networks import Bernoulli, Categorical, DiagGaussian, MultiCategorical, make_distribution
+from networks import distribution_math as M
 from networks import distributions as D
 
 LOGITS = np.array([[1.0, 2.0, 0.5], [0.0, 0.0, 0.0], [-3.0, 4.0, 1.0]], np.float32)
@@ -26,19 +27,19 @@ def test_categorical_log_prob_entropy_kl():
     actions = np.array([1, 2, 0])
     p, q = _softmax(LOGITS), _softmax(LOGITS_Q)
     np.testing.assert_allclose(
-        D.categorical_log_prob(LOGITS, actions), np.log(p[np.arange(3), actions]), rtol=1e-5
+        M.categorical_log_prob(LOGITS, actions), np.log(p[np.arange(3), actions]), rtol=1e-5
     )
-    np.testing.assert_allclose(D.categorical_entropy(LOGITS), stats.entropy(p, axis=-1), rtol=1e-5)
-    np.testing.assert_allclose(D.categorical_kl(LOGITS, LOGITS_Q), stats.entropy(p, q, axis=-1), atol=1e-6)
-    np.testing.assert_allclose(D.categorical_kl(LOGITS, LOGITS), 0.0, atol=1e-6)
+    np.testing.assert_allclose(M.categorical_entropy(LOGITS), stats.entropy(p, axis=-1), rtol=1e-5)
+    np.testing.assert_allclose(M.categorical_kl(LOGITS, LOGITS_Q), stats.entropy(p, q, axis=-1), atol=1e-6)
+    np.testing.assert_allclose(M.categorical_kl(LOGITS, LOGITS), 0.0, atol=1e-6)
     # Uniform over 3: entropy log 3 (hand value).
-    assert D.categorical_entropy(LOGITS[1:2]).numpy()[0] == pytest.approx(np.log(3.0), rel=1e-6)
+    assert M.categorical_entropy(LOGITS[1:2]).numpy()[0] == pytest.approx(np.log(3.0), rel=1e-6)
 
 
 def test_categorical_masked_logit_is_finite():
     logits = np.array([[0.0, -np.inf, 0.0]], np.float32)
-    assert D.categorical_entropy(logits).numpy()[0] == pytest.approx(np.log(2.0), rel=1e-6)
-    assert np.isfinite(D.categorical_kl(logits, logits).numpy()).all()
+    assert M.categorical_entropy(logits).numpy()[0] == pytest.approx(np.log(2.0), rel=1e-6)
+    assert np.isfinite(M.categorical_kl(logits, logits).numpy()).all()
 
 
 def test_categorical_mode_and_sampling():
@@ -64,7 +65,7 @@ def test_gaussian_log_prob_entropy():
     params = np.concatenate([MEAN, LOG_STD], -1)
     ref = stats.norm.logpdf(actions, MEAN, np.exp(LOG_STD)).sum(-1)
     np.testing.assert_allclose(dist.log_prob(params, actions), ref, rtol=1e-5)
-    np.testing.assert_allclose(D.gaussian_log_prob(MEAN, LOG_STD, actions), ref, rtol=1e-5)
+    np.testing.assert_allclose(M.gaussian_log_prob(MEAN, LOG_STD, actions), ref, rtol=1e-5)
     ref_h = stats.norm.entropy(MEAN, np.exp(LOG_STD)).sum(-1)
     np.testing.assert_allclose(dist.entropy(params), ref_h, rtol=1e-5)
 
@@ -73,12 +74,12 @@ def test_gaussian_kl_closed_form():
     mean_q, log_std_q = MEAN + 1.0, LOG_STD - 0.2
     sp, sq = np.exp(LOG_STD.astype(np.float64)), np.exp(log_std_q.astype(np.float64))
     ref = (np.log(sq / sp) + (sp**2 + (MEAN - mean_q) ** 2) / (2 * sq**2) - 0.5).sum(-1)
-    np.testing.assert_allclose(D.gaussian_kl(MEAN, LOG_STD, mean_q, log_std_q), ref, rtol=1e-5)
+    np.testing.assert_allclose(M.gaussian_kl(MEAN, LOG_STD, mean_q, log_std_q), ref, rtol=1e-5)
     dist = DiagGaussian(2)
     params = np.concatenate([MEAN, LOG_STD], -1)
     np.testing.assert_allclose(dist.kl(params, params), 0.0, atol=1e-6)
     # 1-D hand value: KL(N(0,1) || N(1,1)) = 1/2.
-    assert D.gaussian_kl(
+    assert M.gaussian_kl(
         *(np.zeros((1, 1), np.float32),) * 2, np.ones((1, 1), np.float32), np.zeros((1, 1), np.float32)
     ).numpy()[0] == pytest.approx(0.5)
 
@@ -148,9 +149,9 @@ def test_bernoulli_log_prob_entropy_kl():
 
 def test_bernoulli_is_stable_for_large_logits():
     logits = np.array([[100.0, -100.0]], np.float32)
-    assert D.bernoulli_log_prob(logits, np.array([[1, 0]])).numpy()[0] == pytest.approx(0.0, abs=1e-6)
-    assert np.isfinite(D.bernoulli_log_prob(logits, np.array([[0, 1]])).numpy()).all()
-    assert D.bernoulli_entropy(logits).numpy()[0] == pytest.approx(0.0, abs=1e-6)
+    assert M.bernoulli_log_prob(logits, np.array([[1, 0]])).numpy()[0] == pytest.approx(0.0, abs=1e-6)
+    assert np.isfinite(M.bernoulli_log_prob(logits, np.array([[0, 1]])).numpy()).all()
+    assert M.bernoulli_entropy(logits).numpy()[0] == pytest.approx(0.0, abs=1e-6)
 
 
 def test_bernoulli_sampling():
@@ -205,7 +206,7 @@ def test_squashed_gaussian_log_prob_hand_values():
     p2 = np.zeros((1, 4), np.float32)
     lp = two.log_prob(p2, np.array([[np.tanh(0.5), 2 + 2 * np.tanh(0.5)]], np.float32)).numpy()[0]
     assert lp == pytest.approx(-0.8037095 + -1.4968567, abs=4e-6)
-    assert D.log_one_minus_tanh_sq(tf.constant(0.5)).numpy() == pytest.approx(-0.2402290, abs=1e-6)
+    assert M.log_one_minus_tanh_sq(tf.constant(0.5)).numpy() == pytest.approx(-0.2402290, abs=1e-6)
 
 
 def test_squashed_gaussian_density_integrates_to_one_and_matches_change_of_variables():

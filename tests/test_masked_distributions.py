@@ -14,7 +14,7 @@ from networks import (
     MultiCategorical,
     SquashedDiagGaussian,
 )
-from networks import distributions as D
+from networks import distribution_math as M
 from networks.numpy_distributions import MirroredDistribution
 
 LOGITS = np.array([[1.0, 2.0, 0.5], [0.0, 0.0, 0.0], [-3.0, 4.0, 1.0]], np.float32)
@@ -48,7 +48,7 @@ def test_masked_entropy_log_prob_mode_hand_numbers():
 def test_masked_kl_is_over_the_valid_actions():
     p, q = _valid_only(LOGITS, MASK), _valid_only(LOGITS_Q, MASK)
     ref = [stats.entropy(p[i, MASK[i]], q[i, MASK[i]]) for i in range(3)]
-    np.testing.assert_allclose(D.categorical_kl(LOGITS, LOGITS_Q, MASK), ref, atol=1e-6)
+    np.testing.assert_allclose(M.categorical_kl(LOGITS, LOGITS_Q, MASK), ref, atol=1e-6)
     np.testing.assert_allclose(Categorical(3).kl(LOGITS, LOGITS, mask=MASK), 0.0, atol=1e-6)
 
 
@@ -91,7 +91,7 @@ def test_gradient_is_finite_zero_on_invalid_and_equals_the_valid_only_gradient()
         loss.numpy(),
         ref.numpy()
         + 0.3 * math.log(2.0)
-        + 0.7 * float(D.categorical_kl(LOGITS[1:2], LOGITS_Q[1:2], MASK[1:2])[0])
+        + 0.7 * float(M.categorical_kl(LOGITS[1:2], LOGITS_Q[1:2], MASK[1:2])[0])
         + math.log(0.5),
         atol=1e-5,
     )
@@ -109,8 +109,8 @@ def test_sampling_never_picks_an_invalid_action_and_follows_the_renormalized_pro
 def test_invalid_entries_are_finite_not_minus_inf():
     # An invalid action's log-prob is huge and negative but finite, so a ratio exp(new - old) or a loss on
     # it stays a number; -inf would make it inf - inf = nan.
-    masked = D.mask_logits(LOGITS, MASK).numpy()
-    assert np.isfinite(masked).all() and (masked[~MASK] == D.MASKED_LOGIT).all()
+    masked = M.mask_logits(LOGITS, MASK).numpy()
+    assert np.isfinite(masked).all() and (masked[~MASK] == M.MASKED_LOGIT).all()
     log_p = Categorical(3).log_prob(LOGITS, np.array([1, 0, 0]), mask=MASK).numpy()
     assert np.isfinite(log_p).all() and (log_p < -1e8).all()
     assert np.isfinite(log_p - log_p).all()
@@ -189,10 +189,10 @@ def test_numpy_mirror_equals_tf_under_random_masks(dist):
     noise = tf.random.Generator.from_seed(3).uniform(
         (batch, dist.param_size), minval=float(np.finfo(np.float32).tiny), maxval=1.0
     )
-    # TF reference with that noise: Gumbel-max per dimension over D.mask_logits (MultiCategorical.sample
+    # TF reference with that noise: Gumbel-max per dimension over M.mask_logits (MultiCategorical.sample
     # draws its noise per dimension, so the generator path is compared directly for Categorical only).
     nvec = getattr(dist, "nvec", (dist.param_size,))
-    gumbel = D.mask_logits(params, mask) - tf.math.log(-tf.math.log(noise))
+    gumbel = M.mask_logits(params, mask) - tf.math.log(-tf.math.log(noise))
     parts = tf.split(gumbel, list(nvec), axis=-1)
     tf_actions = tf.stack([tf.argmax(g, axis=-1, output_type=tf.int32) for g in parts], axis=-1).numpy()
     if isinstance(dist, Categorical):

@@ -27,7 +27,7 @@ from agents.run.rundir import RunInputError, load_run_config
 from agents.run.trainer import train
 from envs import testing as tenvs
 from envs import testing_masks
-from networks.distributions import mask_logits
+from networks.distribution_math import mask_logits
 from networks.numpy_distributions import MirroredDistribution
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -40,11 +40,16 @@ def lstm_step(
     units = recurrent_kernel.shape[0]
     state = np.where(np.asarray(episode_start, bool)[:, None], np.float32(0.0), state)
     h, c = state[:, :units], state[:, units:]
-    z = inputs @ kernel + h @ recurrent_kernel + bias  # [B, 4H]: i, f, g, o
-    i, f, g, o = np.split(z, 4, axis=-1)
-    c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
-    h = sigmoid(o) * np.tanh(c)
+    h, c = lstm_cell(inputs @ kernel + h @ recurrent_kernel + bias, c)
     return h, np.concatenate([h, c], axis=-1)
+
+
+def lstm_cell(z: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The LSTM's gate math: pre-activations z [..., 4H] (gates i, f, g, o) and cell c [..., H] → (h', c')."""
+    units = c.shape[-1]
+    gates = sigmoid(z)  # one call for i, f and o (g's quarter is unused: tanh below)
+    c = gates[..., units : 2 * units] * c + gates[..., :units] * np.tanh(z[..., 2 * units : 3 * units])
+    return gates[..., 3 * units :] * np.tanh(c), c
 
 
 def gru_step(

@@ -19,10 +19,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from networks.cores import LSTMCore
 from networks.encoders import FlattenCast
 from networks.heads import GaussianHead, ValueHead
-from networks.numpy_cores import sigmoid
 from networks.numpy_distributions import MirroredDistribution
 from networks.numpy_layers import (
     HEADS,
@@ -64,7 +62,6 @@ class MirroredNetwork:
             self._policy_state_size = model.policy_core.state_size
             self._value_core = None if model.value_core is None else core_fn(model.value_core, by_id)
             self._value_reads_policy_core = model.value_reads_policy_core
-            self.fused = _fuse_recurrent_trunks(model, by_id)
         else:
             self.fused = _fuse_trunks(model, by_id)
 
@@ -72,8 +69,6 @@ class MirroredNetwork:
         """obs [B, ...] → (distribution params [B, P] float32, values [B] float32), as ``model(obs)``; a
         recurrent model also takes state [B, S] and episode_start [B] and returns the next state [B, S]."""
         if self.recurrent:
-            if self.fused is not None:
-                return self.fused(obs, state, episode_start)
             return self._recurrent_forward(obs, state, episode_start)
         if self.fused is not None:
             return self.fused(obs)
@@ -122,64 +117,6 @@ def _fuse_trunks(model, by_id: Weights, max_width: int = 128) -> Callable | None
     observations, separate trunks of equal depth and activations, a logits or state-independent Gaussian head,
     and widths up to ``max_width`` (beyond that the zero blocks cost more arithmetic than the calls they save).
     """
-    layers = _side_by_side(model, by_id, max_width, shared_input=True)
-    if layers is None or not layers[:-1]:  # no hidden layer: nothing shares an input
-        return None
-    heads = _split_heads(model, by_id)
-
-    def forward(obs) -> tuple[Array, Array]:
-        return heads(apply_layers(layers, np.asarray(obs, np.float32).reshape(len(obs), -1)))
-
-    return forward
-
-
-def _fuse_recurrent_trunks(model, by_id: Weights, max_width: int = 128) -> Callable | None:
-    """Policy and critic LSTMs as one step, their MLPs and heads side by side; None where that does not apply.
-
-    The same saving as ``_fuse_trunks`` for the recurrent preset's shape (a flat observation, an LSTM for the
-    policy and one for the critic, ``critic_core="own"``): per step, 2 matmuls for both cores instead of 4
-    (the input kernels concatenated, the recurrent kernels block-diagonal over the [h_policy | h_critic] row)
-    and each gate's elementwise math once on [B, 2, H] instead of twice on [B, H]. Same gate order, reset rule
-    and state layout as ``lstm_step`` (numpy_cores.py): the state is [h, c] of the policy's core, then the
-    critic's, so [B, 4H] reads as [B, core, (h, c), H].
-    """
-    cores = (model.policy_core, model.value_core)
-    if not all(type(core) is LSTMCore for core in cores) or cores[0].units != cores[1].units:
-        return None
-    if 2 * cores[0].units > max_width:
-        return None
-    layers = _side_by_side(model, by_id, max_width, shared_input=False)
-    if layers is None:
-        return None
-    heads = _split_heads(model, by_id)
-    (pk, pu, pb), (vk, vu, vb) = ([by_id[id(v)] for v in core.weights] for core in cores)
-    kernel, bias = np.concatenate([pk, vk], 1), np.concatenate([pb, vb])  # [F, 8H], [8H]
-    recurrent_kernel = _block_diagonal(pu, vu)  # [2H, 8H]
-    units = cores[0].units
-
-    def forward(obs, state, episode_start) -> tuple[Array, Array, Array]:
-        batch = len(obs)
-        x = np.asarray(obs, np.float32).reshape(batch, -1)
-        state = np.where(np.asarray(episode_start, bool)[:, None], np.float32(0.0), state)
-        hc = state.reshape(batch, 2, 2, units)  # [B, core, (h, c), H]
-        h, c = hc[:, :, 0], hc[:, :, 1]  # [B, 2, H] each
-        z = (x @ kernel + h.reshape(batch, 2 * units) @ recurrent_kernel + bias).reshape(batch, 2, 4, units)
-        gates = sigmoid(z)  # i, f, o of both cores (g's column is recomputed as tanh below)
-        c = gates[:, :, 1] * c + gates[:, :, 0] * np.tanh(z[:, :, 2])
-        h = gates[:, :, 3] * np.tanh(c)
-        params, values = heads(apply_layers(layers, h.reshape(batch, 2 * units)))
-        return params, values, np.stack([h, c], axis=2).reshape(batch, 4 * units)
-
-    return forward
-
-
-def _side_by_side(model, by_id: Weights, max_width: int, shared_input: bool) -> list | None:
-    """The policy and value MLPs and heads as one list of (kernel, bias, activation) layers, or None.
-
-    ``shared_input``: both trunks read the same input (their first kernels are concatenated); else the input is
-    [policy features | value features] and every layer is block-diagonal. The last layer computes
-    [policy head params | value] (see ``_split_heads``).
-    """
     head = model.policy_head
     if model.share_trunk or not all(
         type(e) is FlattenCast for e in (model.policy_encoder, model.value_encoder)
@@ -188,35 +125,37 @@ def _side_by_side(model, by_id: Weights, max_width: int, shared_input: bool) -> 
     if isinstance(head, GaussianHead) and head.state_dependent_std:
         return None
     policy, value = mlp_layers(model.policy_mlp, by_id), mlp_layers(model.value_mlp, by_id)
-    if len(policy) != len(value):
+    if not policy or len(policy) != len(value):
         return None
     if any(
         p[2] is not v[2] or max(p[0].shape[1], v[0].shape[1]) > max_width
         for p, v in zip(policy, value, strict=True)
     ):
         return None
-    layers = []
-    for n, ((pk, pb, act), (vk, vb, _)) in enumerate(zip(policy, value, strict=True)):
-        joined = np.concatenate([pk, vk], 1) if shared_input and n == 0 else _block_diagonal(pk, vk)
-        layers.append((joined, np.concatenate([pb, vb]), act))
+    layers = [
+        (
+            np.concatenate([policy[0][0], value[0][0]], 1),
+            np.concatenate([policy[0][1], value[0][1]]),
+            policy[0][2],
+        )
+    ]
+    for (pk, pb, act), (vk, vb, _) in zip(policy[1:], value[1:], strict=True):
+        layers.append((_block_diagonal(pk, vk), np.concatenate([pb, vb]), act))
     head_kernel, head_bias, _ = dense(head.mean if isinstance(head, GaussianHead) else head.logits, by_id)
     value_kernel, value_bias, _ = dense(model.value_head.value, by_id)
     layers.append((_block_diagonal(head_kernel, value_kernel), np.concatenate([head_bias, value_bias]), None))
-    return layers
-
-
-def _split_heads(model, by_id: Weights) -> Callable:
-    """[B, P + 1] (head, then value) → (distribution params [B, P'], values [B]); a Gaussian's log_std appended."""
-    head = model.policy_head
     log_std = by_id[id(head.log_std)] if isinstance(head, GaussianHead) else None
 
-    def split(out: Array) -> tuple[Array, Array]:
+    def forward(obs) -> tuple[Array, Array]:
+        out = apply_layers(
+            layers, np.asarray(obs, np.float32).reshape(len(obs), -1)
+        )  # [B, P + 1]: head, then value
         params, values = out[:, :-1], out[:, -1]
         if log_std is not None:
             params = np.concatenate([params, np.broadcast_to(log_std, params.shape)], axis=-1)
         return params, values
 
-    return split
+    return forward
 
 
 # --- the policy's decision ----------------------------------------------------------------------------------

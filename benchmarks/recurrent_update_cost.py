@@ -5,7 +5,7 @@ split into minibatches of whole sequences ([M, T]), and ``--epochs`` epochs of t
 call (``tf.while_loop`` over epochs and minibatches, one GradientTape per minibatch, Adam). The network is
 tfpg's ActorCritic with LSTM/GRU cores of ``--units`` before 64x64 MLPs (RL Zoo's ppo_lstm CartPoleNoVel set-up:
 8 envs x 32 steps, minibatch 256 = all 8 sequences, 20 epochs). Variants:
-  * fused:  tfpg's default: both LSTMs as one stacked LSTM with a hand-written backward (lstm_sequence.py)
+  * fused:  tfpg's default: each LSTM through lstm_sequence.py's loops with a hand-written backward
   * unroll: the core's Python-unrolled loop (static T <= max_unroll)
   * scan:   the core's ``ops.scan`` loop (a tf.while_loop inside the graph)
   * +xla:   the same with ``jit_compile=True``
@@ -107,7 +107,6 @@ def tfpg_update(args, variant: str, rng):
         recurrent_size=args.units,
     )
     if not variant.startswith("fused"):  # the generic step loop, differentiated by TF
-        model.pair_cores = False
         for core in (model.policy_core, model.value_core):
             core._fused_sequence = None
             core.max_unroll = 0 if variant.startswith("scan") else 1024

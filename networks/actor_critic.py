@@ -20,12 +20,11 @@ import gymnasium as gym
 import keras
 import tensorflow as tf
 
-from networks.cores import MAX_FUSED_STEPS, LSTMCore, make_core
+from networks.cores import make_core
 from networks.distributions import make_distribution
 from networks.encoders import make_encoder
 from networks.heads import ValueHead, make_policy_head
 from networks.layers import MLP, build_chain
-from networks.lstm_sequence import lstm_sequence
 from networks.spaces import as_space, observation_spec, space_to_config
 
 CRITIC_CORES = ("own", "shared", "none")
@@ -124,8 +123,6 @@ class ActorCritic(keras.Model):
         )
         self.value_head = ValueHead(name="value_head")
 
-        # Sequences through two LSTMs of one width step both cores in one batched matmul (lstm_sequence.py).
-        self.pair_cores = all(isinstance(core, LSTMCore) for core in (self.policy_core, self.value_core))
         spec = observation_spec(self.observation_space)
         self.build(tf.nest.map_structure(lambda s: tuple(s.shape), spec))
 
@@ -228,9 +225,6 @@ class ActorCritic(keras.Model):
                 out = tf.reshape(out, [-1, core.units])  # [B*T, H]
             return out, new_state
 
-        steps = None if sequence_shape is None else tf.get_static_value(sequence_shape[1])
-        if self.pair_cores and steps is not None and steps <= MAX_FUSED_STEPS:
-            return self._paired_forward(flat_obs, state, episode_start, sequence_shape)
         policy_out, policy_state = through_core(self.policy_encoder, self.policy_core, policy_state)
         policy_features = self.policy_mlp(policy_out)
         new_states = [policy_state]
@@ -252,31 +246,6 @@ class ActorCritic(keras.Model):
             }
         outputs["state"] = tf.concat(new_states, axis=-1) if len(new_states) > 1 else new_states[0]
         return outputs
-
-    def _paired_forward(self, flat_obs, state, episode_start, sequence_shape):
-        """``_recurrent_forward`` of sequences when the policy and the critic each have an LSTM: both step as
-        one stacked LSTM (C = 2 in lstm_sequence), the rest as usual."""
-        cores, units = (self.policy_core, self.value_core), self.policy_core.units
-        projected = []
-        for encoder, core in zip((self.policy_encoder, self.value_encoder), cores, strict=True):
-            features = tf.reshape(encoder(flat_obs), tf.concat([sequence_shape, [-1]], 0))  # [B, T, F]
-            projected.append(core._project(features))  # [B, T, 4H]
-        states = tf.stack(tf.split(state, 2, axis=-1))  # [2, B, 2H]: policy's, critic's
-        kernels = tf.stack([tf.convert_to_tensor(core.recurrent_kernel) for core in cores])  # [2, H, 4H]
-        keep = 1.0 - tf.cast(episode_start, tf.float32)  # [B, T]
-        outputs, h, c = lstm_sequence(
-            tf.stack(projected), kernels, states[..., :units], states[..., units:], keep
-        )
-        outputs = tf.reshape(outputs, [2, -1, units])  # [2, B*T, H]
-        heads = {
-            "policy": self.policy_head(self.policy_mlp(outputs[0])),
-            "value": self.value_head(self.value_mlp(outputs[1])),
-        }
-        heads = {
-            key: tf.reshape(x, tf.concat([sequence_shape, tf.shape(x)[1:]], 0)) for key, x in heads.items()
-        }
-        heads["state"] = tf.concat([h[0], c[0], h[1], c[1]], axis=-1)
-        return heads
 
     def get_config(self) -> dict[str, Any]:
         return {

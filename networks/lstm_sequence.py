@@ -4,9 +4,10 @@ Why: a PPO update replays every sequence ``update_epochs`` times forward and bac
 does, per step, the recurrent matmul forward and two backward (dh = dz Uᵀ, and dU += h_inᵀ dz with only B rows,
 the least efficient shape), plus a dozen small ops each way, each paying the graph executor's per-op cost. Here
 the backward keeps only dh = dz Uᵀ in the sequential loop and computes dU for all steps at once afterwards
-(one [H, B*T] x [B*T, 4H] matmul), and gradients w.r.t. the projected inputs come out stacked. Several cores
-with the same width step together (``C`` in the shapes): the policy's and the critic's LSTMs run as one batched
-matmul per step instead of two (``ActorCritic`` does this when the critic has its own core).
+(one [H, B*T] x [B*T, 4H] matmul), and gradients w.r.t. the projected inputs come out stacked. ``C`` in the
+shapes lets several cores of one width step together; ``LSTMCore`` calls it with C = 1, one loop per core: the
+policy's and the critic's LSTMs stacked (C = 2, one batched matmul per step) made the compiled CartPoleNoVel update
+slower under XLA on CPU (60–69 vs 52–54 ms; as one block-diagonal matmul, 86–88 ms).
 
 Same math as ``LSTMCore`` (cores.py): gate order [i, f, g, o]; ``keep[b, t] = 0`` at an episode start zeroes
 row b's state before step t reads it. ``tests/test_cores.py`` holds values and every gradient equal to autodiff
@@ -21,8 +22,7 @@ c_in f(1-f), i(1-g²), tanh(c) o(1-o)] and f keep) is computed for all steps at 
 of the loop is one matmul and one fused elementwise pass: XLA on CPU pays a few µs per op per step, and the
 loops are most of a recurrent update's time. The forward loop saves only z and c per step (h, the gates and
 tanh(c) are recomputed after it, vectorized): 2 writes per step instead of 5. Together ~15 % off the whole
-20-epoch CartPoleNoVel update (benchmarks/recurrent_update_cost.py; XLA splits the C cores into separate
-loops anyway, so stacking them saves graph size, not per-step cost).
+20-epoch CartPoleNoVel update (benchmarks/recurrent_update_cost.py).
 """
 
 from __future__ import annotations

@@ -149,28 +149,3 @@ def test_feedforward_model_is_unchanged_by_the_new_arguments():
     ]
     with pytest.raises(ValueError, match="recurrent"):
         plain.sequence(_obs(VECTOR, T), np.zeros((B, 0), np.float32), _starts())
-
-
-def test_paired_lstm_cores_give_the_same_outputs_and_gradients_as_two_cores():
-    """With a critic LSTM of its own, sequences step both cores as one stacked LSTM (``pair_cores``)."""
-    model = _model("lstm")
-    assert model.pair_cores
-    obs, starts = tf.constant(_obs(VECTOR, T)), _starts()
-    starts[0, 0] = False  # row 0 continues from its initial state
-    state = tf.constant(np.random.default_rng(1).normal(size=(B, model.state_size)).astype(np.float32))
-
-    def run(pair):
-        model.pair_cores = pair
-        with tf.GradientTape() as tape:
-            tape.watch(state)
-            out = model.sequence(obs, state, tf.constant(starts))
-            loss = (
-                tf.reduce_sum(out["policy"] ** 2) + tf.reduce_sum(out["value"]) + tf.reduce_sum(out["state"])
-            )
-        return out, tape.gradient(loss, [state, *model.trainable_variables])
-
-    (paired, paired_grads), (separate, separate_grads) = run(True), run(False)
-    for key in ("policy", "value", "state"):
-        np.testing.assert_allclose(paired[key], separate[key], atol=1e-5, err_msg=key)
-    for a, b in zip(paired_grads, separate_grads, strict=True):
-        np.testing.assert_allclose(a, b, atol=2e-5)

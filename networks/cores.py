@@ -42,8 +42,8 @@ steps) stay unrolled. To re-measure on a quiet machine before the update is tune
 
 
 MAX_FUSED_STEPS = 64
-"""LSTM sequences of at most this many static steps run through ``lstm_sequence`` (a hand-written backward pass,
-unrolled); longer ones take the generic path above. See lstm_sequence.py for why."""
+"""LSTM sequences of at most this many static steps run through ``lstm_sequence`` (while loops with a
+hand-written backward pass); longer ones take the generic path above. See lstm_sequence.py for why."""
 
 
 class _Core(keras.layers.Layer):
@@ -152,10 +152,9 @@ class LSTMCore(_Core):
         units = self.units
         keep = 1.0 - ops.cast(episode_start, "float32")  # [B, T]
         outputs, h, c = lstm_sequence(
-            projected[None], ops.expand_dims(self.recurrent_kernel, 0), state[None, :, :units],
-            state[None, :, units:], keep,
-        )  # fmt: skip
-        return outputs[0], ops.concatenate([h[0], c[0]], axis=-1)
+            projected, self.recurrent_kernel, state[:, :units], state[:, units:], keep
+        )
+        return outputs, ops.concatenate([h, c], axis=-1)
 
     def _cell(self, projected, state):
         h, c = state[:, : self.units], state[:, self.units :]

@@ -20,12 +20,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import gymnasium as gym
 import keras
 import numpy as np
 import tensorflow as tf
+
+# This checkout's packages, not an installed copy (a worktree would otherwise time the wrong code).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from networks import ActorCritic
 

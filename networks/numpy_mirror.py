@@ -147,9 +147,8 @@ def _fuse_trunks(model, by_id: Weights, max_width: int = 128) -> Callable | None
     log_std = by_id[id(head.log_std)] if isinstance(head, GaussianHead) else None
 
     def forward(obs) -> tuple[Array, Array]:
-        out = apply_layers(
-            layers, np.asarray(obs, np.float32).reshape(len(obs), -1)
-        )  # [B, P + 1]: head, then value
+        # [B, P + 1]: the policy head's params, then the value
+        out = apply_layers(layers, np.asarray(obs, np.float32).reshape(len(obs), -1))
         params, values = out[:, :-1], out[:, -1]
         if log_std is not None:
             params = np.concatenate([params, np.broadcast_to(log_std, params.shape)], axis=-1)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from agents.config import resolve_config
 from agents.experience.evaluation import evaluate
@@ -140,3 +141,20 @@ def test_sigterm_during_final_evaluation_after_the_final_checkpoint(tmp_path, ca
     assert summary["eval_interrupted"] and summary["eval_episodes"] == 0, "the evaluation was not cut short"
     assert summary["eval_mean_return"] is None and summary["checkpoint"] == "checkpoint/ckpt-256"
     assert not summary["interrupted"] and "an evaluation in progress is cut short" in err
+
+
+def test_train_time_excludes_the_final_evaluation_that_saves_a_new_best(tmp_path):
+    """summary.json's train_time_s (and sps) stop where training stopped: the final evaluation (here ≥ 1.6 s of
+    sleeping env steps: 4 episodes of 200 steps at 2 ms), which also saves best/, is not training time."""
+    from agents.run.logging import read_scalars
+    from envs.testing import LATENCY_ID
+
+    values = {**TINY, "total_steps": 128, "eval_episodes": 4, "eval_envs": 1, "env_kwargs": {"latency_s": 0.002}}
+    run_dir = tmp_path / "run"
+    summary = train(resolve_config("ppo", LATENCY_ID, values), run_dir, progress=False)
+    steps, sps = read_scalars(str(run_dir), "time/sps")
+    trained_s = steps[-1] / sps[-1]  # the loop's own clock at its last log, before the final save and eval
+    assert summary["best_checkpoint"] is not None  # the final evaluation did save a best
+    # Between that log and the counter: the final checkpoint's save (~0.05 s); with the evaluation, ≥ 1.6 s more.
+    assert summary["train_time_s"] - trained_s < 1.0
+    assert summary["sps"] == pytest.approx(128 / summary["train_time_s"], rel=0.01)

@@ -268,8 +268,9 @@ class Session:
         """Did the last rollout pass a multiple of ``every`` env steps?"""
         return every > 0 and self.steps // every > (self.steps - self.steps_per_rollout) // every
 
-    def train_time(self) -> float:
-        return self.prior_time + time.perf_counter() - self.session_start - self.eval_time
+    def train_time(self, now: float | None = None) -> float:
+        now = time.perf_counter() if now is None else now
+        return self.prior_time + now - self.session_start - self.eval_time
 
     def _log_histograms(self, rollout) -> None:
         t0 = time.perf_counter()  # computing them (gradients) is logging cost too
@@ -303,11 +304,12 @@ class Session:
         self._stop_if(first_non_finite_weight(self.run.policy.model), "the network's weights")
         return ckpt.save(manager, self.steps)
 
-    def sync_counters(self) -> None:
+    def sync_counters(self, now: float | None = None) -> None:
+        """Counters to the checkpoint; ``now`` (a ``perf_counter`` time) ends the training time there."""
         counters = self.run.counters
         counters["env_steps"].assign(self.steps)
         counters["updates"].assign(self.updates)
-        counters["train_time_s"].assign(self.train_time())
+        counters["train_time_s"].assign(self.train_time(now))
 
     def save_latest(self) -> str:
         self.sync_counters()
@@ -335,7 +337,9 @@ class Session:
         self.logger.write({f"eval/{key}": result[key] for key in keys}, step=self.steps)
         if result["mean_return"] > run.counters["best_eval_return"].numpy():
             run.counters["best_eval_return"].assign(result["mean_return"])
-            self.sync_counters()
+            # Training time stops where this evaluation began: after the final one, this save's counter is
+            # what summary.json reports (train_time_s, sps), and evaluation time is not training time.
+            self.sync_counters(now=t0)
             run.normalization.assign(get_normalization_state(run.env))  # the statistics it was evaluated with
             prefix = self._save(self.best_manager)
             best = {k: v for k, v in result.items() if k not in ("returns", "lengths")}

@@ -149,7 +149,13 @@ def test_train_time_excludes_the_final_evaluation_that_saves_a_new_best(tmp_path
     from agents.run.logging import read_scalars
     from envs.testing import LATENCY_ID
 
-    values = {**TINY, "total_steps": 128, "eval_episodes": 4, "eval_envs": 1, "env_kwargs": {"latency_s": 0.002}}
+    values = {
+        **TINY,
+        "total_steps": 128,
+        "eval_episodes": 4,
+        "eval_envs": 1,
+        "env_kwargs": {"latency_s": 0.002},
+    }
     run_dir = tmp_path / "run"
     summary = train(resolve_config("ppo", LATENCY_ID, values), run_dir, progress=False)
     steps, sps = read_scalars(str(run_dir), "time/sps")

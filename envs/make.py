@@ -7,10 +7,11 @@ from typing import Any
 import gymnasium
 import numpy as np
 from gymnasium.spaces import Box
-from gymnasium.vector import AutoresetMode, VectorEnv
-from gymnasium.wrappers.vector import NormalizeObservation, RecordEpisodeStatistics, TransformObservation
+from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
+from gymnasium.wrappers.vector import NormalizeObservation, TransformObservation
 
 from envs import atari, pool
+from envs.lean import LeanEpisodeStatistics, LeanSyncVectorEnv
 from envs.modes import VECTORIZATION_MODES
 from envs.normalize import VecNormalizeReward
 from envs.wrappers import ActionMaskToInfo
@@ -48,7 +49,8 @@ def make_vector_env(
     Wrappers, innermost first: the Atari preprocessing when asked (``envs/atari.py``) and the user's
     ``wrappers`` in each sub-env, ``ActionMaskToInfo`` when ``action_mask_key`` names a key of a Dict
     observation, ``RecordEpisodeStatistics`` (so ``info["episode"]`` and its ``info["_episode"]`` mask report
-    raw returns and lengths), then the training-only life-loss terminal and reward sign, then
+    raw returns and lengths; ``envs.lean``'s cheaper version, as the sync vector env is), then the
+    training-only life-loss terminal and reward sign, then
     ``NormalizeObservation`` plus a clip to ``[-clip_obs, clip_obs]``, then ``VecNormalizeReward`` (SB3's rule:
     the return is reset at every episode end, truncations included; normalized rewards clipped to
     ``[-clip_reward, clip_reward]``). The env always uses ``AutoresetMode.NEXT_STEP``: the step after a done
@@ -132,7 +134,7 @@ def make_vector_env(
     space = env.single_observation_space
     if isinstance(space, gymnasium.spaces.Dict) and action_mask_key in space.spaces:
         env = ActionMaskToInfo(env, action_mask_key)
-    env = RecordEpisodeStatistics(env)
+    env = LeanEpisodeStatistics(env)
     env = atari.training_wrappers(env, terminal_on_life_loss, sign_reward)
     if normalize_obs:
         env = _normalize_observations(env, env_id, clip_obs)
@@ -152,7 +154,7 @@ def _make_vec(
     if wrappers:
         kwargs = {**kwargs, "wrappers": wrappers}
     try:
-        return gymnasium.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
+        env = gymnasium.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
     except gymnasium.error.UnregisteredEnv as error:
         raise type(error)(_unknown_id_message(env_id, error)) from error
     except TypeError as error:  # e.g. env_kwargs the constructor does not take
@@ -164,6 +166,8 @@ def _make_vec(
         raise ValueError(
             f"{env_id} cannot be made: {error}. Install the package that provides it."
         ) from error
+    # Gymnasium's sync env, exactly: its sub-envs behind a cheaper step (envs/lean.py).
+    return LeanSyncVectorEnv.taking_over(env) if type(env) is SyncVectorEnv else env
 
 
 def reset_seeded(env: VectorEnv, seed: int | None) -> tuple[Any, dict[str, Any]]:

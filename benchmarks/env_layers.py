@@ -71,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     times: dict[str, list[float]] = {name: [] for name in layers}
     for _ in range(args.rounds):
         for name, step in layers.items():
-            times[name].append(per_step_us(step if name == "bare env(s)" else lambda s=step: s(actions), args.steps))
+            times[name].append(
+                per_step_us(step if name == "bare env(s)" else lambda s=step: s(actions), args.steps)
+            )
     print(f"{args.env_id}, {n} env(s), µs per vector step (median of {args.rounds} rounds of {args.steps}):")
     for name, values in times.items():
         print(f"  {name:28s} {statistics.median(values):8.1f}")

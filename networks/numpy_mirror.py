@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from networks.encoders import FlattenCast
+from networks.encoders import FlattenCast, OneHot
 from networks.heads import GaussianHead, ValueHead
 from networks.numpy_distributions import MirroredDistribution
 from networks.numpy_layers import (
@@ -113,48 +113,64 @@ def _fuse_trunks(model, by_id: Weights, max_width: int = 128) -> Callable | None
 
     Acting runs once per vector step on a handful of observations, where each NumPy call costs more than its
     arithmetic: two 2-layer trunks plus two heads are 8 matmuls, side by side they are 3 (the first layer's
-    kernels concatenated, the others block-diagonal; the zero blocks add exact zeros). Only for flat
-    observations, separate trunks of equal depth and activations, a logits or state-independent Gaussian head,
-    and widths up to ``max_width`` (beyond that the zero blocks cost more arithmetic than the calls they save).
+    kernels concatenated, the others block-diagonal; the zero blocks add exact zeros). Only for flat or
+    Discrete (one-hot) observations, separate trunks of equal depth and activations, a logits or
+    state-independent Gaussian head, and widths up to ``max_width`` (beyond that the zero blocks cost more
+    arithmetic than the calls they save). A one-hot row times the first kernel is that kernel's row, so a
+    Discrete observation picks its row instead of building the one-hot vector (the same numbers: the other
+    products are exact zeros).
     """
     head = model.policy_head
-    if model.share_trunk or not all(
-        type(e) is FlattenCast for e in (model.policy_encoder, model.value_encoder)
-    ):
+    if model.share_trunk or (isinstance(head, GaussianHead) and head.state_dependent_std):
         return None
-    if isinstance(head, GaussianHead) and head.state_dependent_std:
-        return None
+    read = _first_layer_input(model.policy_encoder, model.value_encoder)
     policy, value = mlp_layers(model.policy_mlp, by_id), mlp_layers(model.value_mlp, by_id)
-    if not policy or len(policy) != len(value):
+    if read is None or not policy or len(policy) != len(value):
         return None
     if any(
         p[2] is not v[2] or max(p[0].shape[1], v[0].shape[1]) > max_width
         for p, v in zip(policy, value, strict=True)
     ):
         return None
+    first_kernel = np.concatenate([policy[0][0], value[0][0]], 1)  # [in, H_pi + H_v]
+    first_bias, first_activation = np.concatenate([policy[0][1], value[0][1]]), policy[0][2]
     layers = [
-        (
-            np.concatenate([policy[0][0], value[0][0]], 1),
-            np.concatenate([policy[0][1], value[0][1]]),
-            policy[0][2],
-        )
+        (_block_diagonal(pk, vk), np.concatenate([pb, vb]), act)
+        for (pk, pb, act), (vk, vb, _) in zip(policy[1:], value[1:], strict=True)
     ]
-    for (pk, pb, act), (vk, vb, _) in zip(policy[1:], value[1:], strict=True):
-        layers.append((_block_diagonal(pk, vk), np.concatenate([pb, vb]), act))
     head_kernel, head_bias, _ = dense(head.mean if isinstance(head, GaussianHead) else head.logits, by_id)
     value_kernel, value_bias, _ = dense(model.value_head.value, by_id)
     layers.append((_block_diagonal(head_kernel, value_kernel), np.concatenate([head_bias, value_bias]), None))
     log_std = by_id[id(head.log_std)] if isinstance(head, GaussianHead) else None
 
     def forward(obs) -> tuple[Array, Array]:
-        # [B, P + 1]: the policy head's params, then the value
-        out = apply_layers(layers, np.asarray(obs, np.float32).reshape(len(obs), -1))
+        if read == "flat":
+            x = np.asarray(obs, np.float32).reshape(len(obs), -1) @ first_kernel + first_bias
+        else:  # Discrete: the one-hot's row of the kernel, [B, H_pi + H_v]
+            x = first_kernel[np.asarray(obs, np.int64) - read] + first_bias
+        if first_activation is not None:
+            x = first_activation(x)
+        out = apply_layers(layers, x)  # [B, P + 1]: the policy head's params, then the value
         params, values = out[:, :-1], out[:, -1]
         if log_std is not None:
             params = np.concatenate([params, np.broadcast_to(log_std, params.shape)], axis=-1)
         return params, values
 
     return forward
+
+
+def _first_layer_input(policy_encoder, value_encoder) -> str | int | None:
+    """How a fused first layer reads observations: ``"flat"`` (both encoders flatten), the ``start`` of the
+    Discrete space (both one-hot encode the same space), or None (not fusable)."""
+    kinds = {type(policy_encoder), type(value_encoder)}
+    if kinds == {FlattenCast}:
+        return "flat"
+    if kinds == {OneHot} and (policy_encoder.n, policy_encoder.start) == (
+        value_encoder.n,
+        value_encoder.start,
+    ):
+        return policy_encoder.start
+    return None
 
 
 # --- the policy's decision ----------------------------------------------------------------------------------

@@ -58,14 +58,16 @@ def tile(obs, times: int):
 
 
 @pytest.mark.parametrize(
-    ("obs_kind", "action_kind"),
-    [(o, a) for o in ("vector", "discrete", "dict") for a in ACTION_KINDS] + [("tuple", "discrete")],
+    ("obs_kind", "action_kind", "share_trunk"),
+    [(o, a, False) for o in ("vector", "discrete", "dict") for a in ACTION_KINDS]
+    + [("discrete", a, True) for a in ACTION_KINDS]
+    + [("tuple", "discrete", False)],
 )
-def test_numpy_mirror_matches_tf_path(obs_kind, action_kind):
+def test_numpy_mirror_matches_tf_path(obs_kind, action_kind, share_trunk):
     env_id = test_env_id(obs_kind, action_kind)
     run = small_run(
         env_id,
-        share_trunk=obs_kind == "discrete",
+        share_trunk=share_trunk,
         activation="relu" if obs_kind in ("dict", "tuple") else "tanh",
     )
     try:
@@ -77,8 +79,8 @@ def test_numpy_mirror_matches_tf_path(obs_kind, action_kind):
         obs = tile(obs, 4)
         params, values, actions, mode, log_prob = tf_reference(run, obs, noise)
         np_params, np_values = network.forward(obs)
-        # Vector observations with separate trunks take the side-by-side (fused) trunk; the others do not.
-        assert (network.fused is not None) == (obs_kind == "vector")
+        # Vector and Discrete observations with separate trunks take the side-by-side (fused) trunk.
+        assert (network.fused is not None) == (obs_kind in ("vector", "discrete") and not share_trunk)
         np.testing.assert_allclose(np_params, params.numpy(), rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(np_values, values.numpy(), rtol=1e-5, atol=1e-5)
         np_actions = dist.sample(np_params, noise).astype(run.policy.action_dtype)

@@ -138,3 +138,27 @@ def test_a_perfect_reinforce_baseline_cancels_the_update():
         assert abs(after - before) < 1e-6, (before, after)
     finally:
         run.close()
+
+
+@pytest.mark.parametrize("jit_compile", [True, False])
+def test_histogram_gradients_are_the_gradients_of_the_loss_on_the_last_batch(jit_compile):
+    """``gradients/`` histograms come from a compiled graph (XLA when the update is): they equal an eager
+    GradientTape of PPO's loss on the update's last batch, at the updated weights."""
+    run = make_run("ppo", jit_compile=jit_compile)
+    try:
+        rollout = fixed_rollout(run, alternating_actions(), np.ones((T, N), np.float32), np.zeros((T, N)))
+        run.agent.learn(rollout, progress=0.0)
+        values = run.agent.histograms()
+        variables = run.policy.model.trainable_variables
+        batch = {key: tf.constant(value) for key, value in run.agent._last_batch.items()}
+        with tf.GradientTape() as tape:
+            loss, _ = run.agent._loss(batch)
+        expected = tape.gradient(loss, variables)
+        compared = 0
+        for variable, grad in zip(variables, expected, strict=True):
+            if grad is not None:
+                np.testing.assert_allclose(values[f"gradients/{variable.path}"], grad.numpy(), atol=1e-5)
+                compared += int(np.abs(grad.numpy()).max() > 1e-4)
+        assert compared >= 4  # non-zero gradients reach the trunk and both heads
+    finally:
+        run.close()

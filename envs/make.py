@@ -8,10 +8,10 @@ import gymnasium
 import numpy as np
 from gymnasium.spaces import Box
 from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
-from gymnasium.wrappers.vector import NormalizeObservation, TransformObservation
+from gymnasium.wrappers.vector import TransformObservation
 
 from envs import atari, pool
-from envs.lean import LeanEpisodeStatistics, LeanSyncVectorEnv
+from envs.lean import LeanEpisodeStatistics, LeanNormalizeObservation, LeanSyncVectorEnv
 from envs.modes import VECTORIZATION_MODES
 from envs.normalize import VecNormalizeReward
 from envs.wrappers import ActionMaskToInfo
@@ -255,7 +255,7 @@ def _normalize_observations(env: VectorEnv, env_id: str, clip_obs: float | None)
             f"gymnasium.wrappers.vector.FlattenObservation, which one-hot encodes Discrete parts) or pass "
             f"normalize_obs=False."
         )
-    env = NormalizeObservation(env)
+    env = LeanNormalizeObservation(env)
     if clip_obs is None:
         return env
 

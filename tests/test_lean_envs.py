@@ -4,11 +4,11 @@ import gymnasium
 import numpy as np
 import pytest
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
-from gymnasium.wrappers.vector import RecordEpisodeStatistics
+from gymnasium.wrappers.vector import NormalizeObservation, RecordEpisodeStatistics
 
 from envs import testing as tenvs
 from envs import testing_masks as tmasks
-from envs.lean import LeanEpisodeStatistics, LeanSyncVectorEnv
+from envs.lean import LeanEpisodeStatistics, LeanNormalizeObservation, LeanSyncVectorEnv
 from envs.make import make_vector_env
 
 # Ids with per-env episode ends at random steps (termination and TimeLimit truncation), infos with arrays and
@@ -92,3 +92,21 @@ def test_make_vector_env_uses_them_with_the_sub_envs_and_spec_of_make_vec():
     assert truncated.all() and info["episode"]["l"].tolist() == [4, 4]
     env.close()
     assert all(sub.unwrapped is not None for sub in env.unwrapped.envs)
+
+
+@pytest.mark.parametrize("env_id", ["tfpg/CartPoleNoVel-v1", tenvs.test_env_id("image", "discrete")])
+def test_lean_normalization_equals_gymnasiums_bit_for_bit(env_id):
+    """The same normalized observations and running statistics, exactly; frozen too (evaluation)."""
+    reference = NormalizeObservation(make_vector_env(env_id, 4, vectorization="sync"))
+    lean = LeanNormalizeObservation(make_vector_env(env_id, 4, vectorization="sync"))
+    _assert_same(reference.reset(seed=3)[0], lean.reset(seed=3)[0], "reset")
+    reference.action_space.seed(0)
+    for t in range(120):
+        if t == 100:
+            reference.update_running_mean = lean.update_running_mean = False
+        action = reference.action_space.sample()
+        _assert_same(reference.step(action)[0], lean.step(action)[0], f"step {t}")
+        for stat in ("mean", "var"):
+            _assert_same(getattr(reference.obs_rms, stat), getattr(lean.obs_rms, stat), f"{stat} at {t}")
+        assert reference.obs_rms.count == lean.obs_rms.count
+    assert lean.obs_rms.count > 400  # it did update, then froze

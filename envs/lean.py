@@ -54,6 +54,7 @@ class LeanSyncVectorEnv(SyncVectorEnv):
             autoreset_mode=env.autoreset_mode,
         )
         lean.spec = env.spec  # make_vec's record of the id, kwargs and vectorization
+        env.envs = []  # closing the old wrapper (explicitly or at garbage collection) must not close them
         return lean
 
     def step(self, actions):

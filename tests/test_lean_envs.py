@@ -82,6 +82,36 @@ def test_returned_arrays_are_copies():
     assert third.tolist() == [[2.0], [2.0]] and rewards.tolist() == [1.0, 1.0]
 
 
+class _CountsCloses(gymnasium.Env):
+    """CounterEnv that counts its close() calls."""
+
+    observation_space = tenvs.CounterEnv().observation_space
+    action_space = tenvs.CounterEnv().action_space
+
+    def __init__(self) -> None:
+        self.inner, self.closes = tenvs.CounterEnv(), 0
+
+    def reset(self, *, seed=None, options=None):
+        return self.inner.reset(seed=seed)
+
+    def step(self, action):
+        return self.inner.step(action)
+
+    def close(self) -> None:
+        self.closes += 1
+
+
+def test_taking_over_leaves_the_old_env_nothing_to_close():
+    old = SyncVectorEnv([_CountsCloses, _CountsCloses])
+    lean = LeanSyncVectorEnv.taking_over(old)
+    old.close()
+    assert [sub.closes for sub in lean.envs] == [0, 0]
+    lean.reset(seed=0)
+    assert lean.step(np.zeros(2, np.int64))[0].tolist() == [[1.0], [1.0]]
+    lean.close()
+    assert [sub.closes for sub in lean.envs] == [1, 1]
+
+
 def test_make_vector_env_uses_them_with_the_sub_envs_and_spec_of_make_vec():
     env = make_vector_env(tenvs.COUNTER_ID, 2, env_kwargs={"max_episode_steps": 4})
     assert isinstance(env, LeanEpisodeStatistics) and type(env.unwrapped) is LeanSyncVectorEnv

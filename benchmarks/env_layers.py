@@ -57,23 +57,21 @@ def main(argv: list[str] | None = None) -> int:
             if terminated or truncated:
                 env.reset()
 
-    layers = {
-        "bare env(s)": bare_step,
-        "SyncVectorEnv": SyncVectorEnv([make] * n).step,
-        "+ RecordEpisodeStatistics": RecordEpisodeStatistics(SyncVectorEnv([make] * n)).step,
-        "LeanSyncVectorEnv": LeanSyncVectorEnv([make] * n).step,
-        "+ LeanEpisodeStatistics": LeanEpisodeStatistics(LeanSyncVectorEnv([make] * n)).step,
-        "make_vector_env": make_vector_env(args.env_id, n, 0).step,
+    vector_envs = {
+        "SyncVectorEnv": SyncVectorEnv([make] * n),
+        "+ RecordEpisodeStatistics": RecordEpisodeStatistics(SyncVectorEnv([make] * n)),
+        "LeanSyncVectorEnv": LeanSyncVectorEnv([make] * n),
+        "+ LeanEpisodeStatistics": LeanEpisodeStatistics(LeanSyncVectorEnv([make] * n)),
+        "make_vector_env": make_vector_env(args.env_id, n, 0),
     }
-    for name, step in layers.items():
-        if name != "bare env(s)":
-            step.__self__.reset(seed=0)
-    times: dict[str, list[float]] = {name: [] for name in layers}
+    steps = {"bare env(s)": bare_step}
+    for name, env in vector_envs.items():
+        env.reset(seed=0)
+        steps[name] = lambda env=env: env.step(actions)
+    times: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(args.rounds):
-        for name, step in layers.items():
-            times[name].append(
-                per_step_us(step if name == "bare env(s)" else lambda s=step: s(actions), args.steps)
-            )
+        for name, step in steps.items():
+            times[name].append(per_step_us(step, args.steps))
     print(f"{args.env_id}, {n} env(s), µs per vector step (median of {args.rounds} rounds of {args.steps}):")
     for name, values in times.items():
         print(f"  {name:28s} {statistics.median(values):8.1f}")

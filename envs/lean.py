@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
-from gymnasium.wrappers.utils import update_mean_var_count_from_moments
 from gymnasium.wrappers.vector import NormalizeObservation, RecordEpisodeStatistics
 
 ARRAY_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
@@ -138,9 +137,6 @@ class LeanNormalizeObservation(NormalizeObservation):
             mean = np.add.reduce(observations, axis=0) / count  # [obs...], as np.mean
             centered = observations - mean
             var = np.add.reduce(centered * centered, axis=0) / count  # as np.var (ddof 0)
-            rms = self.obs_rms
-            rms.mean, rms.var, rms.count = update_mean_var_count_from_moments(
-                rms.mean, rms.var, rms.count, mean, var, count
-            )
+            self.obs_rms.update_from_moments(mean, var, count)
         scale = np.sqrt(self.obs_rms.var + self.epsilon)
         return ((observations - self.obs_rms.mean) / scale).astype(np.float32)

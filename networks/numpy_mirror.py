@@ -123,9 +123,8 @@ def _fuse_trunks(model, by_id: Weights, max_width: int = 128) -> Callable | None
     head = model.policy_head
     if model.share_trunk or (isinstance(head, GaussianHead) and head.state_dependent_std):
         return None
-    read = _first_layer_input(model.policy_encoder, model.value_encoder)
     policy, value = mlp_layers(model.policy_mlp, by_id), mlp_layers(model.value_mlp, by_id)
-    if read is None or not policy or len(policy) != len(value):
+    if not policy or len(policy) != len(value):
         return None
     if any(
         p[2] is not v[2] or max(p[0].shape[1], v[0].shape[1]) > max_width
@@ -134,6 +133,9 @@ def _fuse_trunks(model, by_id: Weights, max_width: int = 128) -> Callable | None
         return None
     first_kernel = np.concatenate([policy[0][0], value[0][0]], 1)  # [in, H_pi + H_v]
     first_bias, first_activation = np.concatenate([policy[0][1], value[0][1]]), policy[0][2]
+    first_layer = _first_layer(model.policy_encoder, model.value_encoder, first_kernel, first_bias)
+    if first_layer is None:
+        return None
     layers = [
         (_block_diagonal(pk, vk), np.concatenate([pb, vb]), act)
         for (pk, pb, act), (vk, vb, _) in zip(policy[1:], value[1:], strict=True)
@@ -144,10 +146,7 @@ def _fuse_trunks(model, by_id: Weights, max_width: int = 128) -> Callable | None
     log_std = by_id[id(head.log_std)] if isinstance(head, GaussianHead) else None
 
     def forward(obs) -> tuple[Array, Array]:
-        if read == "flat":
-            x = np.asarray(obs, np.float32).reshape(len(obs), -1) @ first_kernel + first_bias
-        else:  # Discrete: the one-hot's row of the kernel, [B, H_pi + H_v]
-            x = first_kernel[np.asarray(obs, np.int64) - read] + first_bias
+        x = first_layer(obs)  # [B, H_pi + H_v], before the activation
         if first_activation is not None:
             x = first_activation(x)
         out = apply_layers(layers, x)  # [B, P + 1]: the policy head's params, then the value
@@ -159,18 +158,19 @@ def _fuse_trunks(model, by_id: Weights, max_width: int = 128) -> Callable | None
     return forward
 
 
-def _first_layer_input(policy_encoder, value_encoder) -> str | int | None:
-    """How a fused first layer reads observations: ``"flat"`` (both encoders flatten), the ``start`` of the
-    Discrete space (both one-hot encode the same space), or None (not fusable)."""
+def _first_layer(policy_encoder, value_encoder, kernel: Array, bias: Array) -> Callable | None:
+    """The fused first layer's ``obs -> obs_features @ kernel + bias`` for encoders both trunks share: flatten,
+    or one-hot of the same Discrete space (the kernel's row); None for any other pair (not fused)."""
     kinds = {type(policy_encoder), type(value_encoder)}
     if kinds == {FlattenCast}:
-        return "flat"
-    if kinds == {OneHot} and (policy_encoder.n, policy_encoder.start) == (
+        return lambda obs: np.asarray(obs, np.float32).reshape(len(obs), -1) @ kernel + bias
+    if kinds != {OneHot} or (policy_encoder.n, policy_encoder.start) != (
         value_encoder.n,
         value_encoder.start,
     ):
-        return policy_encoder.start
-    return None
+        return None
+    start = policy_encoder.start
+    return lambda obs: kernel[np.asarray(obs, np.int64) - start] + bias
 
 
 # --- the policy's decision ----------------------------------------------------------------------------------

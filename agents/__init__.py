@@ -70,10 +70,10 @@ def train(
         UserCodeError: a ``module:EnvId`` env or a wrapper that cannot be imported.
     """
     from agents.config import resolve_config
-    from agents.run.console import import_tensorflow
+    from agents.run.console import import_tensorflow, wants_onednn
 
     config = resolve_config(algo, env, overrides)
-    import_tensorflow()  # a quiet start, as the commands have
+    import_tensorflow(onednn=wants_onednn(config.network.cnn))  # a quiet start, as the commands have
     from agents.run.rundir import check_run_dir, default_run_name
     from agents.run.trainer import train as train_run
 

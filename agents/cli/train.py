@@ -144,6 +144,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _saved_cnn(run_dir: Path) -> str:
+    """The ``cnn`` field of a run's config.json, read before TensorFlow is imported; "auto" when it cannot be read
+    (``load_run_config`` reports what is wrong with the file, after the import)."""
+    try:
+        return str(json.loads((run_dir / "config.json").read_text())["network"].get("cnn", "auto"))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return "auto"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     values = {
@@ -170,9 +179,10 @@ def main(argv: list[str] | None = None) -> int:
         return error(err)
 
     # Heavy imports only once the arguments are known to be good; TensorFlow's start-up notices filtered.
-    from agents.run.console import import_tensorflow
+    from agents.run.console import import_tensorflow, wants_onednn
 
-    import_tensorflow(verbose=args.verbose)
+    cnn = config.network.cnn if args.resume is None else _saved_cnn(Path(args.resume))
+    import_tensorflow(verbose=args.verbose, onednn=wants_onednn(cnn))
     import gymnasium
     from tensorflow import errors as tf_errors
 

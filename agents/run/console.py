@@ -11,6 +11,10 @@ that is not one of those known notices. SDL (pygame, used to render classic-cont
 dummy video driver.
 
 ``verbose=True`` (``train_agent.py --verbose``) changes nothing: every line shows as TensorFlow prints it.
+
+``onednn=True`` turns on TensorFlow's oneDNN kernels for runs whose network has a CNN: on this machine's CPUs
+(AVX2, no AVX-512) TensorFlow leaves them off, and convolution gradients are then ~1.7x slower (see
+`wants_onednn`).
 """
 
 from __future__ import annotations
@@ -31,7 +35,23 @@ HARMLESS = re.compile(
 """Start-up lines printed on every CPU-only machine; nothing a user can or should act on."""
 
 
-def import_tensorflow(verbose: bool = False, headless: bool = True):
+ONEDNN_VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
+"""TensorFlow reads it once, when it is imported: "1" runs convolutions and matmuls through oneDNN."""
+
+
+def wants_onednn(cnn: str) -> bool:
+    """Whether a run whose network config has ``cnn`` (`NetworkConfig.cnn`) should import TensorFlow with oneDNN.
+
+    Yes when the config names a conv architecture (the Atari and MinAtar presets do). Measured on this 2-core
+    AMD EPYC (BENCHMARKS.md, "Pixels"): one NatureCNN PPO minibatch step 345 → 205 ms (1 thread), ALE/Pong-v5
+    PPO 1.43x SB3's SPS instead of 1.06x, MinAtar Breakout +8 %; but a small MLP update call ~5 % slower
+    (``benchmarks/update_call_cost.py``), so runs without a named CNN keep TensorFlow's default. Own image envs
+    with ``cnn=auto`` get it with ``--set cnn=nature`` (or any named architecture) or ``TF_ENABLE_ONEDNN_OPTS=1``.
+    """
+    return cnn != "auto"
+
+
+def import_tensorflow(verbose: bool = False, headless: bool = True, onednn: bool = False):
     """Import TensorFlow and initialize its devices; unless ``verbose``, without its start-up notices.
 
     Call it before anything else imports TensorFlow (later imports are then no-ops).
@@ -40,10 +60,14 @@ def import_tensorflow(verbose: bool = False, headless: bool = True):
         verbose: show everything TensorFlow prints.
         headless: give SDL its dummy video driver (frames rendered for videos need no display); False for
             ``render_mode="human"`` windows.
+        onednn: import TensorFlow with its oneDNN kernels (`wants_onednn`), unless ``TF_ENABLE_ONEDNN_OPTS`` is
+            set already (the user's choice wins) or TensorFlow is imported already (too late to change).
 
     Returns:
         The ``tensorflow`` module.
     """
+    if onednn:
+        os.environ.setdefault(ONEDNN_VARIABLE, "1")
     if verbose:
         import tensorflow as tf
 

@@ -58,7 +58,9 @@ def _import_notice(onednn: bool, env_value: str | None) -> str:
     env = {key: value for key, value in os.environ.items() if key != "TF_ENABLE_ONEDNN_OPTS"}
     if env_value is not None:
         env["TF_ENABLE_ONEDNN_OPTS"] = env_value
-    code = f"from agents.run.console import import_tensorflow; import_tensorflow(verbose=True, onednn={onednn})"
+    code = (
+        f"from agents.run.console import import_tensorflow; import_tensorflow(verbose=True, onednn={onednn})"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     return out.stderr
@@ -77,12 +79,23 @@ def test_wants_onednn_for_a_named_cnn_only():
 
 def test_train_imports_tensorflow_with_onednn_for_a_cnn_run(tmp_path):
     args = ["--env", test_env_id("image", "discrete"), "--total-steps", "64", "--eval-episodes", "1"]
-    args += ["--logdir", str(tmp_path), "--set", "video=false", "--set", "num_envs=2", "--set", "num_steps=32"]
+    args += [
+        "--logdir",
+        str(tmp_path),
+        "--set",
+        "video=false",
+        "--set",
+        "num_envs=2",
+        "--set",
+        "num_steps=32",
+    ]
     args += ["--set", "minibatch_size=32"]
     env = {key: value for key, value in os.environ.items() if key != "TF_ENABLE_ONEDNN_OPTS"}
     for cnn, expected in (("small", True), ("auto", False)):
         run = ["--run-name", cnn, "--set", f"cnn={cnn}", "--verbose"]
-        out = subprocess.run([sys.executable, str(TRAIN), *args, *run], env=env, capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, str(TRAIN), *args, *run], env=env, capture_output=True, text=True
+        )
         assert out.returncode == 0, out.stderr
         assert (ONEDNN_ON in out.stderr) is expected, cnn
         resumed = ["--resume", str(tmp_path / cnn), "--total-steps", "128", "--verbose"]

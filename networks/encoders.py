@@ -158,11 +158,14 @@ class ConvEncoder(keras.layers.Layer):
         build_chain(self._stack(), self._channels_last(input_shape))
 
     def call(self, inputs):
-        if self.channels_first:
-            inputs = ops.transpose(inputs, (0, 2, 3, 1))  # still uint8 here: a quarter of the bytes to move
         x = ops.cast(inputs, "float32")
         if self.input_scale != 1.0:
-            x = x / self.input_scale  # [B, H, W, C] in [0, 1]
+            x = x / self.input_scale  # in [0, 1]
+        if self.channels_first:
+            # After the division, on floats: Grappler moves a transpose that directly follows a cast ahead of it,
+            # onto the uint8 frames, and with oneDNN on (agents/run/console.py) a uint8 transpose logs an error
+            # line on CPUs without AVX-512 before falling back to Eigen. Floats cost ~1% of an update step.
+            x = ops.transpose(x, (0, 2, 3, 1))  # [B, H, W, C]
         for layer in self._stack():
             x = layer(x)
         return x  # [B, F]

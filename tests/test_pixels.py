@@ -2,6 +2,8 @@
 and short ALE / MinAtar runs to a complete run directory. Needs the ``atari`` extra (in ``dev``)."""
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -269,6 +271,25 @@ def test_ale_id_trains_to_a_complete_run_dir(tmp_path):
     assert json.loads((run_dir / "config.json").read_text())["preset"] == "ALE/*"
     assert (run_dir / "checkpoint" / "checkpoint").exists() and (run_dir / "best" / "best.json").exists()
     assert list((run_dir / "videos").glob("eval-512.mp4"))
+
+
+def test_an_atari_run_in_its_own_process_uses_onednn_without_error_lines(tmp_path):
+    # A fresh process, as users start one: the preset's NatureCNN turns oneDNN on at TensorFlow's import (this
+    # CPU has no AVX-512, so TensorFlow would leave it off), and nothing logs an E-level line (a uint8 transpose
+    # under oneDNN did: "oneDNN supports DT_UINT8 only on platforms with AVX-512").
+    env = {key: value for key, value in os.environ.items() if key != "TF_ENABLE_ONEDNN_OPTS"}
+    args = [
+        "--env", "ALE/Pong-v5", "--num-envs", "2", "--total-steps", "256", "--eval-episodes", "1", "--no-progress",
+        "--logdir", str(tmp_path), "--run-name", "pong", "--set", "eval_envs=1", "--set", "update_epochs=1",
+        "--set", "video=false", "--set", "env_kwargs={max_num_frames_per_episode: 200}",
+    ]  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train_agent.py"), *args, "--verbose"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "oneDNN custom operations are on" in out.stderr
+    assert "DT_UINT8" not in out.stderr, out.stderr
 
 
 def test_minatar_trains_and_exports(tmp_path):

@@ -2,6 +2,7 @@
 
 import dataclasses
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -40,10 +41,10 @@ def trained_run(seed=0, updates=2, **extra):
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
-    """A trained run saved with a CheckpointManager, and the prefix."""
+    """A trained run saved with a checkpoint Saver, and the prefix."""
     directory = tmp_path_factory.mktemp("ckpt")
     run = trained_run()
-    prefix = ckpt.save(ckpt.make_manager(run.checkpoint, directory, 2), 256)
+    prefix = ckpt.Saver(run.checkpoint, directory, 2).save(256)
     yield run, directory, prefix
     run.close()
 
@@ -118,12 +119,9 @@ def test_leftovers_of_a_killed_save_are_ignored_then_removed(saved, tmp_path):
     latest = ckpt.latest_in(copy)
     assert latest.endswith("ckpt-256")
     ckpt.restore(run.checkpoint, latest, run.run_info)
+    before = sorted(p.name for p in directory.iterdir())
     ckpt.remove_stale(copy, 256)
-    assert sorted(p.name for p in copy.iterdir()) == [
-        "checkpoint",
-        "ckpt-256.data-00000-of-00001",
-        "ckpt-256.index",
-    ]
+    assert sorted(p.name for p in copy.iterdir()) == before  # the pointer, ckpt-256's index and data shards
 
 
 def test_trim_events_after_drops_later_steps_and_torn_records(tmp_path):
@@ -155,3 +153,63 @@ def test_resume_overrides_allow_budget_changes_only():
         apply_resume_overrides(config, {"env_id": "Acrobot-v1"})
     with pytest.raises(RunInputError, match="Unknown config field"):
         apply_resume_overrides(config, {"learnin_rate": 0.1})
+
+
+def test_saver_writes_each_saves_values_keeps_the_newest_and_a_new_saver_goes_on(tmp_path):
+    # The write is traced once: each save must still write the variables' values at that moment.
+    run = trained_run()
+    kernel = run.policy.model.trainable_variables[0]
+    saver = ckpt.Saver(run.checkpoint, tmp_path, keep=2)
+    saved_kernels = {}
+    for step in (100, 200, 300):
+        kernel.assign(kernel + 0.5)
+        saved_kernels[step] = kernel.numpy().copy()
+        assert saver.save(step) == str(tmp_path / f"ckpt-{step}")
+    assert ckpt.latest_in(tmp_path) == str(tmp_path / "ckpt-300")
+    names = {p.name.split(".")[0] for p in tmp_path.iterdir() if p.name != "checkpoint"}
+    assert names == {"ckpt-200", "ckpt-300"}  # ckpt-100 dropped once the pointer no longer named it
+    assert [
+        p.name for p in map(Path, tf.train.get_checkpoint_state(str(tmp_path)).all_model_checkpoint_paths)
+    ] == [
+        "ckpt-200",
+        "ckpt-300",
+    ]
+    for step in (200, 300):
+        kernel.assign(tf.zeros_like(kernel))
+        ckpt.restore(run.checkpoint, str(tmp_path / f"ckpt-{step}"), run.run_info)
+        np.testing.assert_array_equal(kernel.numpy(), saved_kernels[step])
+    # A resumed run's saver reads the pointer file and goes on deleting the oldest.
+    ckpt.Saver(run.checkpoint, tmp_path, keep=2).save(400)
+    assert {p.name.split(".")[0] for p in tmp_path.iterdir() if p.name != "checkpoint"} == {
+        "ckpt-300",
+        "ckpt-400",
+    }
+    run.close()
+
+
+def test_checkpoints_written_by_a_checkpoint_manager_still_restore(tmp_path):
+    # Runs saved before the Saver existed (tf.train.CheckpointManager.save) resume and evaluate as before.
+    run = trained_run()
+    manager = tf.train.CheckpointManager(run.checkpoint, str(tmp_path), max_to_keep=1, checkpoint_name="ckpt")
+    prefix = manager.save(checkpoint_number=256)
+    weights = [w.numpy().copy() for w in run.policy.model.weights]
+    for w in run.policy.model.weights:
+        w.assign(tf.zeros_like(w))
+    assert ckpt.latest_in(tmp_path) == prefix
+    ckpt.restore(run.checkpoint, prefix, run.run_info)
+    for w, saved in zip(run.policy.model.weights, weights, strict=True):
+        np.testing.assert_array_equal(w.numpy(), saved)
+    run.close()
+
+
+def test_variables_created_after_the_first_save_are_in_later_saves(tmp_path):
+    # The compiled write fixes its variables when traced; an optimizer building its slots at its first step
+    # after a save (tfpg's optimizers are built up front today) must not be left out of every later checkpoint.
+    module = tf.Module()
+    module.weight = tf.Variable(1.0)
+    saver = ckpt.Saver(tf.train.Checkpoint(model=module), tmp_path, 3, lambda: len(module.variables))
+    saver.save(0)
+    module.slot = tf.Variable(2.0)
+    prefix = saver.save(1)
+    saved = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
+    assert "model/slot/.ATTRIBUTES/VARIABLE_VALUE" in saved, sorted(saved)

@@ -60,6 +60,11 @@ def state_variables(items: Mapping[str, object]) -> list:
     return found
 
 
+def count_state_variables(checkpoint_items: Callable[[], Mapping[str, object]]) -> int:
+    """How many variables ``state_variables`` finds now (a checkpoint Saver retraces its write when it changes)."""
+    return len(state_variables(checkpoint_items()))
+
+
 def zeros_like_signature(signature):
     """NumPy zeros for every ``tf.TensorSpec`` in a (nested) input signature; specs must be fully defined."""
     return tf.nest.map_structure(lambda spec: np.zeros(spec.shape, spec.dtype.as_numpy_dtype), signature)

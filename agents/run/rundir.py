@@ -3,7 +3,7 @@
 A run directory ``LOGDIR/RUN_NAME/`` holds:
     events.out.tfevents.*   TensorBoard scalars, x-axis = environment steps
     config.json             the full resolved config (written first, atomically)
-    checkpoint/ckpt-STEP.*  periodic tf.train.CheckpointManager checkpoints (the last K), ``checkpoint`` = latest
+    checkpoint/ckpt-STEP.*  periodic checkpoints (the last K; agents/run/checkpoint.py Saver), ``checkpoint`` = latest
     best/ckpt-STEP.*        the checkpoint with the best periodic evaluation return, and best.json
     summary.json            written last: env, algo, seed, total_steps, wall_time_s, sps, eval_* ...
 Other tools read this layout and these keys; extend them, don't rename them.
@@ -53,9 +53,14 @@ class RunDirError(RunInputError, FileExistsError):
 
 def write_json_atomic(path: Path, data: dict) -> None:
     """Write JSON to a temp file and rename it over ``path``: readers see the old or the new file, whole."""
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temp file and rename it over ``path``: readers see the old or the new file, whole."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+        tmp.write_text(text)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)  # e.g. a full disk: no half-written leftover beside the good file

@@ -17,12 +17,14 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
+from agents.algorithms.warmup import count_state_variables
 from agents.config import ResolvedConfig
 from agents.experience.collection import make_collection
 from agents.experience.collector import EpisodeStats
@@ -123,7 +125,7 @@ def train(
 
 
 class Session:
-    """One process's part of a run: its logger, checkpoint managers, counters and clocks.
+    """One process's part of a run: its logger, checkpoint savers, counters and clocks.
 
     Python counts steps and updates (an eager assign per update costs ~50 µs, a visible share of A2C's 40-step
     iterations); the checkpointed counters catch up before every save (``sync_counters``).
@@ -154,8 +156,9 @@ class Session:
         self.logger = TensorBoardLogger(str(run_dir))
         if not resume:
             log_run_header(self.logger, config.to_dict(), command or [], trial_id=run_dir.name)
-        self.manager = ckpt.make_manager(run.checkpoint, run_dir / ckpt.CHECKPOINT_DIR, rc.keep_checkpoints)
-        self.best_manager = ckpt.make_manager(run.checkpoint, run_dir / ckpt.BEST_DIR, 1)
+        count = partial(count_state_variables, run.agent.core.checkpoint_items)
+        self.saver = ckpt.Saver(run.checkpoint, run_dir / ckpt.CHECKPOINT_DIR, rc.keep_checkpoints, count)
+        self.best_saver = ckpt.Saver(run.checkpoint, run_dir / ckpt.BEST_DIR, 1, count)
         self.progress = progress
         self.prior_time = float(run.counters["train_time_s"].numpy())
         self.session_start, self.eval_time = time.perf_counter(), 0.0
@@ -299,10 +302,10 @@ class Session:
             f"after it was saved; {kept}. Check the env's observations and rewards, or lower the learning rate."
         )
 
-    def _save(self, manager) -> str:
+    def _save(self, saver: ckpt.Saver) -> str:
         """A checkpoint at this step, refused when a weight is not finite (it would be a broken model)."""
         self._stop_if(first_non_finite_weight(self.run.policy.model), "the network's weights")
-        return ckpt.save(manager, self.steps)
+        return saver.save(self.steps)
 
     def sync_counters(self, now: float | None = None) -> None:
         """Counters to the checkpoint; ``now`` (a ``perf_counter`` time) ends the training time there."""
@@ -315,7 +318,7 @@ class Session:
         self.sync_counters()
         self.run.normalization.assign(get_normalization_state(self.run.env))
         self.logger.flush()  # every event up to this step is on disk before the checkpoint that covers it
-        prefix = self._save(self.manager)
+        prefix = self._save(self.saver)
         self.last_saved = self.steps
         dispatch(self.callbacks, "on_checkpoint", self.steps, prefix, False)  # a save from here asks nothing
         return prefix
@@ -341,7 +344,7 @@ class Session:
             # what summary.json reports (train_time_s, sps), and evaluation time is not training time.
             self.sync_counters(now=t0)
             run.normalization.assign(get_normalization_state(run.env))  # the statistics it was evaluated with
-            prefix = self._save(self.best_manager)
+            prefix = self._save(self.best_saver)
             best = {k: v for k, v in result.items() if k not in ("returns", "lengths")}
             best.update(step=self.steps, checkpoint=str(Path(prefix).relative_to(self.run_dir)))
             write_json_atomic(self.run_dir / ckpt.BEST_DIR / "best.json", best)

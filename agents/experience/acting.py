@@ -96,6 +96,8 @@ class Policy:
         self.distribution = model.distribution
         self.generator = tf.random.Generator.from_seed(seed)
         self.obs_spec = observation_spec(observation_space)
+        self.obs_dtypes = tf.nest.map_structure(lambda spec: np.dtype(spec.dtype.as_numpy_dtype), self.obs_spec)
+        """``obs_spec``'s dtypes as NumPy dtypes (``cast_like`` takes them; looked up once, not per step)."""
         self.action_spec = action_spec(action_space)
         self.action_dtype = self.action_spec.dtype.as_numpy_dtype
         self.schema = rollout_schema(
@@ -198,7 +200,7 @@ class Policy:
     def _inputs(self, obs, action_mask, state, episode_start) -> list:
         """The compiled sample/mode functions' arguments (see ``_split``)."""
         return [
-            cast_like(obs, self.obs_spec),
+            cast_like(obs, self.obs_dtypes),
             *self._mask_inputs(action_mask),
             *self._recurrent_inputs(obs, state, episode_start),
         ]
@@ -251,7 +253,7 @@ class Policy:
     def value(self, obs, state=None, episode_start=None) -> np.ndarray:
         """V(obs) [N] (a recurrent policy: given ``state`` and ``episode_start``, as in ``act``)."""
         inputs = self._recurrent_inputs(obs, state, episode_start)
-        return self._value(cast_like(obs, self.obs_spec), *inputs).numpy()
+        return self._value(cast_like(obs, self.obs_dtypes), *inputs).numpy()
 
     def predictor(self, num_envs: int, deterministic: bool = True):
         """``predict(obs, episode_start, info=None) -> actions`` for ``num_envs`` envs of their own (evaluation,

@@ -36,13 +36,14 @@ def num_envs(obs) -> int:
     return len(next(iter(obs.values())) if isinstance(obs, dict) else obs)
 
 
-def cast_like(obs, spec):
-    """NumPy observations in the dtype the compiled signature expects (normalizers return float64)."""
-    if isinstance(spec, dict):
-        return {key: cast_like(obs[key], spec[key]) for key in spec}
-    if isinstance(spec, tuple):
-        return tuple(cast_like(part, part_spec) for part, part_spec in zip(obs, spec, strict=True))
-    return np.asarray(obs, dtype=spec.dtype.as_numpy_dtype)
+def cast_like(obs, dtypes):
+    """NumPy observations in the dtypes the compiled signature expects (``Policy.obs_dtypes``, the same nesting;
+    normalizers return float64)."""
+    if isinstance(dtypes, dict):
+        return {key: cast_like(obs[key], dtypes[key]) for key in dtypes}
+    if isinstance(dtypes, tuple):
+        return tuple(cast_like(part, dtype) for part, dtype in zip(obs, dtypes, strict=True))
+    return np.asarray(obs, dtype=dtypes)
 
 
 class StateCarry:
@@ -76,7 +77,7 @@ class MirrorActor:
         noise = self._noise[self._t]  # [N, width]
         mask = self._policy.action_mask(obs, info, f"rollout step {self._t}")  # [N, size] or None
         self._t += 1
-        obs = cast_like(obs, self._policy.obs_spec)
+        obs = cast_like(obs, self._policy.obs_dtypes)
         if self._carry is None:
             params, values = self._network.forward(obs)
         else:
@@ -86,7 +87,7 @@ class MirrorActor:
         return _with_mask({"actions": actions, "log_probs": log_probs, "values": values}, mask)
 
     def finish(self, obs, info: dict, episode_start: np.ndarray) -> dict[str, np.ndarray]:
-        obs = cast_like(obs, self._policy.obs_spec)
+        obs = cast_like(obs, self._policy.obs_dtypes)
         if self._carry is None:
             return {"last_values": self._network.forward(obs)[1]}
         # V of the next observation from the carried state; the state itself advances at the next act.

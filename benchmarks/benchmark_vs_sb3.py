@@ -38,12 +38,23 @@ from benchmarks.sb3_worker import run_sb3  # noqa: E402  (imports SB3 only when 
 
 # ----------------------------------------------------------------------------------------------- workers
 def run_tfpg(case: dict, seed: int, eval_episodes: int, spawned_at: float, threads: int | None) -> dict:
-    if threads:
-        import tensorflow as tf
+    from agents.config import resolve_config
+    from agents.run.console import import_tensorflow, wants_onednn
 
+    values = dict(
+        case["tfpg"],
+        seed=seed,
+        total_steps=case["steps"],
+        num_envs=case["num_envs"],
+        eval_every=case["eval_every"],
+        eval_episodes=eval_episodes,
+        eval_envs=min(eval_episodes, 10),
+    )
+    config = resolve_config(case["algo"], case["env"], values)
+    tf = import_tensorflow(onednn=wants_onednn(config.network.cnn))  # as tfpg-train imports it for this config
+    if threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
-    from agents.config import resolve_config
     from agents.experience import collector
     from agents.run.logging import read_scalars
     from agents.run.trainer import train
@@ -58,16 +69,6 @@ def run_tfpg(case: dict, seed: int, eval_episodes: int, spawned_at: float, threa
         return collect(self, *args)
 
     collector.RolloutCollector.collect = timed_collect
-    values = dict(
-        case["tfpg"],
-        seed=seed,
-        total_steps=case["steps"],
-        num_envs=case["num_envs"],
-        eval_every=case["eval_every"],
-        eval_episodes=eval_episodes,
-        eval_envs=min(eval_episodes, 10),
-    )
-    config = resolve_config(case["algo"], case["env"], values)
     with tempfile.TemporaryDirectory() as tmp:
         summary = train(config, Path(tmp) / "run", progress=False)
         cpu_s = time.process_time() - first["cpu"]

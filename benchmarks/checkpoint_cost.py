@@ -38,9 +38,10 @@ def main() -> None:
     case = CASES[args.case]
     values = dict(case["tfpg"], total_steps=case["steps"], num_envs=case["num_envs"], video=False)
     run = build_run(resolve_config(case["algo"], case["env"], values))
-    run.agent.warm_up() if hasattr(run.agent, "warm_up") else None
     with tempfile.TemporaryDirectory() as tmp:
-        manager = tf.train.CheckpointManager(run.checkpoint, f"{tmp}/manager", max_to_keep=3, checkpoint_name="ckpt")
+        manager = tf.train.CheckpointManager(
+            run.checkpoint, f"{tmp}/manager", max_to_keep=3, checkpoint_name="ckpt"
+        )
         saver = ckpt.Saver(run.checkpoint, Path(tmp) / "saver", keep=3)
         sides = {
             "CheckpointManager.save": lambda step: manager.save(checkpoint_number=step),
@@ -58,7 +59,9 @@ def main() -> None:
                     step += 1
                 times[name].append((time.perf_counter() - start) / args.saves * 1e3)
     for name, runs in times.items():
-        print(f"{name:24s} {statistics.median(runs):6.1f} ms per save  (runs: {', '.join(f'{t:.1f}' for t in runs)})")
+        print(
+            f"{name:24s} {statistics.median(runs):6.1f} ms per save  (runs: {', '.join(f'{t:.1f}' for t in runs)})"
+        )
     ratio = statistics.median(times["Saver.save"]) / statistics.median(times["CheckpointManager.save"])
     print(f"ratio Saver / CheckpointManager: {ratio:.2f}")
     run.close()

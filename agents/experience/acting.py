@@ -96,7 +96,9 @@ class Policy:
         self.distribution = model.distribution
         self.generator = tf.random.Generator.from_seed(seed)
         self.obs_spec = observation_spec(observation_space)
-        self.obs_dtypes = tf.nest.map_structure(lambda spec: np.dtype(spec.dtype.as_numpy_dtype), self.obs_spec)
+        self.obs_dtypes = tf.nest.map_structure(
+            lambda spec: np.dtype(spec.dtype.as_numpy_dtype), self.obs_spec
+        )
         """``obs_spec``'s dtypes as NumPy dtypes (``cast_like`` takes them; looked up once, not per step)."""
         self.action_spec = action_spec(action_space)
         self.action_dtype = self.action_spec.dtype.as_numpy_dtype

@@ -1,6 +1,7 @@
 """CPU seconds of one NatureCNN PPO-style gradient step, TensorFlow (tfpg's ActorCritic) vs PyTorch (SB3's NatureCNN).
 
     nice -n 5 python benchmarks/cnn_step_cost.py tf 6; nice -n 5 python benchmarks/cnn_step_cost.py torch 6
+    TF_ENABLE_ONEDNN_OPTS=1 python benchmarks/cnn_step_cost.py tf 6    # as tfpg runs a CNN (agents/run/console.py)
 
 One minibatch of 256 x 4 x 84 x 84 uint8 frames (the ALE/* preset's), forward, a policy (log-prob) and value
 loss, backward, Adam; 1 op thread. Prints the median ``time.process_time`` per step (robust to a loaded machine,

@@ -43,8 +43,8 @@ def wants_onednn(cnn: str) -> bool:
     """Whether a run whose network config has ``cnn`` (`NetworkConfig.cnn`) should import TensorFlow with oneDNN.
 
     Yes when the config names a conv architecture (the Atari and MinAtar presets do). Measured on this 2-core
-    AMD EPYC (BENCHMARKS.md, "Pixels"): one NatureCNN PPO minibatch step 345 → 205 ms (1 thread), ALE/Pong-v5
-    PPO 1.43x SB3's SPS instead of 1.06x, MinAtar Breakout +8 %; but a small MLP update call ~5 % slower
+    AMD EPYC (BENCHMARKS.md, "Pixels"): one NatureCNN PPO minibatch step 376 → 207 ms (1 thread), ALE/Pong-v5
+    PPO 1.42x SB3's SPS instead of 1.06x, MinAtar Breakout +8 %; but a small MLP update call ~5 % slower
     (``benchmarks/update_call_cost.py``), so runs without a named CNN keep TensorFlow's default. Own image envs
     with ``cnn=auto`` get it with ``--set cnn=nature`` (or any named architecture) or ``TF_ENABLE_ONEDNN_OPTS=1``.
     """

@@ -51,9 +51,8 @@ def run_tfpg(case: dict, seed: int, eval_episodes: int, spawned_at: float, threa
         eval_envs=min(eval_episodes, 10),
     )
     config = resolve_config(case["algo"], case["env"], values)
-    tf = import_tensorflow(
-        onednn=wants_onednn(config.network.cnn)
-    )  # as tfpg-train imports it for this config
+    # As tfpg-train imports it for this config (oneDNN when the network names a CNN), then the threads.
+    tf = import_tensorflow(onednn=wants_onednn(config.network.cnn))
     if threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)

@@ -79,17 +79,8 @@ def test_wants_onednn_for_a_named_cnn_only():
 
 def test_train_imports_tensorflow_with_onednn_for_a_cnn_run(tmp_path):
     args = ["--env", test_env_id("image", "discrete"), "--total-steps", "64", "--eval-episodes", "1"]
-    args += [
-        "--logdir",
-        str(tmp_path),
-        "--set",
-        "video=false",
-        "--set",
-        "num_envs=2",
-        "--set",
-        "num_steps=32",
-    ]
-    args += ["--set", "minibatch_size=32"]
+    args += ["--logdir", str(tmp_path), "--set", "video=false", "--set", "num_envs=2"]
+    args += ["--set", "num_steps=32", "--set", "minibatch_size=32"]
     env = {key: value for key, value in os.environ.items() if key != "TF_ENABLE_ONEDNN_OPTS"}
     for cnn, expected in (("small", True), ("auto", False)):
         run = ["--run-name", cnn, "--set", f"cnn={cnn}", "--verbose"]

@@ -33,12 +33,10 @@ class RolloutWorker:
     """One worker's env + policy copy. Built inside a Ray actor process (or in-process, for tests)."""
 
     def __init__(self, config_dict: dict, worker_index: int, envs_per_worker: int, seed: int) -> None:
-        from agents.run.console import ONEDNN_VARIABLE, wants_onednn
+        from agents.run.console import import_tensorflow, wants_onednn
 
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        if wants_onednn(config_dict["network"].get("cnn", "auto")):  # as the learner's process imports it
-            os.environ.setdefault(ONEDNN_VARIABLE, "1")
-        import tensorflow as tf
+        # As the learner's process imports it: quietly, with oneDNN when the network names a CNN.
+        tf = import_tensorflow(onednn=wants_onednn(config_dict["network"].get("cnn", "auto")))
 
         from agents.config import ResolvedConfig
         from agents.experience.collector import RolloutCollector

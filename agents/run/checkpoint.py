@@ -26,6 +26,9 @@ import tensorflow as tf
 from agents.run.rundir import RunInputError, write_text_atomic
 
 CHECKPOINT_PREFIX = "ckpt"
+POINTER_FILE = "checkpoint"
+"""In each checkpoint directory: names the latest checkpoint and the ones kept (what ``tf.train.latest_checkpoint``
+reads)."""
 CHECKPOINT_DIR = "checkpoint"
 BEST_DIR = "best"
 _RUN_INFO_KEY = "run_info/.ATTRIBUTES/VARIABLE_VALUE"
@@ -77,7 +80,7 @@ class Saver:
     data and index first, then the pointer file (replaced atomically), then the checkpoints beyond ``keep``
     deleted. The trace fixes which variables are written: ``count_variables`` (the number of variables behind
     the checkpoint, e.g. an optimizer's slots appear at its first step) is asked at each save, and a change
-    retraces.
+    retraces; without it (the default) the first save's variables are the ones written ever after.
     """
 
     def __init__(
@@ -108,12 +111,11 @@ class Saver:
         self._write(tf.constant(prefix))
         kept = [old for old in self._kept if old != name] + [name]
         dropped, self._kept = kept[: -self.keep], kept[-self.keep :]
-        lines = [f'model_checkpoint_path: "{name}"'] + [
-            f'all_model_checkpoint_paths: "{old}"' for old in self._kept
+        pointer = [
+            f'model_checkpoint_path: "{name}"',
+            *(f'all_model_checkpoint_paths: "{k}"' for k in self._kept),
         ]
-        write_text_atomic(
-            self.directory / "checkpoint", "\n".join(lines) + "\n"
-        )  # tf.train.latest_checkpoint reads it
+        write_text_atomic(self.directory / POINTER_FILE, "\n".join(pointer) + "\n")
         for old in dropped:  # no longer named by the pointer file
             for path in self.directory.glob(f"{old}.*"):
                 path.unlink(missing_ok=True)
@@ -128,7 +130,7 @@ def latest_in(directory: Path) -> str | None:
     """
     if not Path(directory).is_dir():
         return None
-    pointer = Path(directory) / "checkpoint"
+    pointer = Path(directory) / POINTER_FILE
     try:
         prefix = tf.train.latest_checkpoint(str(directory))
     except (ValueError, tf.errors.OpError) as err:  # UnicodeDecodeError is a ValueError

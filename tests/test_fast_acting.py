@@ -204,3 +204,19 @@ def test_no_retracing_after_the_first_iteration(tmp_path, monkeypatch, algo, env
     assert len(counts) == 4
     assert counts[1] == {"update": 1, "sample": 0, "mode": 1, "value": 1, "snapshot": 1}, counts
     assert all(c == counts[1] for c in counts[2:]), counts
+
+
+@pytest.mark.parametrize("obs_kind", ["vector", "dict"])
+def test_observations_of_another_dtype_are_cast_to_the_signatures(obs_kind):
+    # Gymnasium's own NormalizeObservation returns float64: both acting paths take it and act as on float32
+    # observations. (Removing cast_like's cast does not fail this: the signature and the mirror's first layer
+    # convert too.)
+    run = small_run(test_env_id(obs_kind, "discrete"))
+    obs, _ = run.env.reset(seed=0)
+    wide = tf.nest.map_structure(lambda x: np.asarray(x, np.float64), obs)
+    np.testing.assert_array_equal(run.policy.value(wide), run.policy.value(obs))  # TF path
+    actor = run.policy.actor(None, 4, run.env.num_envs)
+    values = actor.finish(wide, {}, np.zeros(run.env.num_envs, bool))["last_values"]  # NumPy mirror
+    assert values.dtype == np.float32
+    np.testing.assert_allclose(values, run.policy.value(obs), rtol=1e-5, atol=1e-6)
+    run.close()
